@@ -1,0 +1,20 @@
+/* Strict JSON for token headers, claims and key files. */
+#ifndef AUD_JSON_H
+#define AUD_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "aud_log.h"
+
+/* Nesting deeper than this is refused before jansson sees the text; real
+ * tokens and key sets stay well under it. */
+#define AUD_JSON_MAX_DEPTH 20
+
+/* Parses text that must be exactly one JSON object. Refuses duplicate member
+ * names, \u0000 in strings, numbers that overflow, invalid UTF-8, trailing
+ * data and nesting beyond AUD_JSON_MAX_DEPTH. Returns a new reference, or NULL
+ * with the reason in err. */
+json_t *aud_json_parse_object(const char *text, size_t len, aud_error *err);
+
+#endif

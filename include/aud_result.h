@@ -1,0 +1,80 @@
+/* What the core decided about one token, and every reason why. */
+#ifndef AUD_RESULT_H
+#define AUD_RESULT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Stable reason codes: they appear in audit records and are matched by
+ * operators' scripts, so existing names never change. */
+typedef enum {
+    AUD_REASON_OK,
+    AUD_REASON_NO_TOKEN,
+    AUD_REASON_MALFORMED,
+    AUD_REASON_ALG_NOT_ALLOWED,
+    AUD_REASON_UNKNOWN_KEY,
+    AUD_REASON_BAD_SIGNATURE,
+    AUD_REASON_EXPIRED,
+    AUD_REASON_NOT_YET_VALID,
+    AUD_REASON_ISSUER_MISMATCH,
+    AUD_REASON_AUD_MISSING,
+    AUD_REASON_AUD_MISMATCH,
+    AUD_REASON_NO_AUDIENCE_CONFIGURED,
+    AUD_REASON_KEYS_UNAVAILABLE,
+    AUD_REASON_CLAIM_INVALID,
+    AUD_REASON_COUNT
+} aud_reason;
+
+/* "aud_mismatch" */
+const char *aud_reason_code(aud_reason reason);
+/* A sentence safe to show a client: it never contains token content,
+ * e.g. "the token's audience is not accepted here". */
+const char *aud_reason_summary(aud_reason reason);
+bool aud_reason_from_code(const char *code, aud_reason *out);
+
+#define AUD_TOKEN_ID_HEX 16
+
+typedef struct aud_result {
+    /* bit (1u << reason) for each failed check; 0 means accepted. */
+    uint32_t reasons;
+    /* Plain words for each failed reason (what exactly was wrong); NULL for
+     * reasons that did not fail. May quote token content: for operators and
+     * the token's owner, never for an HTTP response. */
+    char *details[AUD_REASON_COUNT];
+    /* True only when a configured key verified the signature. Until then
+     * header and claims are what the token says, not facts. */
+    bool signature_verified;
+    json_t *header; /* NULL when the header did not decode to an object */
+    json_t *claims; /* NULL when the payload did not decode to an object */
+    /* The configured audience that matched, or NULL. Owned by the result. */
+    char *matched_audience;
+    /* First 16 hex digits of the SHA-256 of the token: a correlation id that
+     * is safe to log. Empty when there was no token. */
+    char token_id[AUD_TOKEN_ID_HEX + 1];
+} aud_result;
+
+static inline bool aud_result_accepted(const aud_result *r) { return r->reasons == 0; }
+static inline bool aud_result_has(const aud_result *r, aud_reason reason)
+{
+    return (r->reasons & (UINT32_C(1) << reason)) != 0;
+}
+
+/* A result that carries one reason and nothing else, for decisions made
+ * before the core sees a token (no_token, keys_unavailable). */
+aud_result *aud_result_new_reason(aud_reason reason, const char *detail);
+void aud_result_add_reason(aud_result *r, aud_reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void aud_result_free(aud_result *r);
+
+/* A string member of the claims, or NULL. */
+const char *aud_result_claim_string(const aud_result *r, const char *name);
+/* A string member of the header, or NULL. */
+const char *aud_result_header_string(const aud_result *r, const char *name);
+/* The client the token was issued to: azp, else client_id, else appid. */
+const char *aud_result_client(const aud_result *r);
+
+/* Writes the token's correlation id (AUD_TOKEN_ID_HEX hex digits + NUL). */
+void aud_token_id(const char *token, size_t len, char out[AUD_TOKEN_ID_HEX + 1]);
+
+#endif

@@ -1,0 +1,14 @@
+/* Every Check suite of the unit tests; check_main.c runs them all. */
+#ifndef AUD_TEST_SUITES_H
+#define AUD_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *suite_b64(void);
+Suite *suite_json(void);
+Suite *suite_keys(void);
+Suite *suite_vectors(void);
+Suite *suite_attacks(void);
+Suite *suite_claims(void);
+
+#endif

@@ -47,6 +47,9 @@ typedef struct aud_result {
     bool signature_verified;
     json_t *header; /* NULL when the header did not decode to an object */
     json_t *claims; /* NULL when the payload did not decode to an object */
+    /* Which configured key verified the signature ("RSA 2048-bit key 'k1'"),
+     * or NULL. Owned by the result. */
+    char *verified_by;
     /* The configured audience that matched, or NULL. Owned by the result. */
     char *matched_audience;
     /* First 16 hex digits of the SHA-256 of the token: a correlation id that

@@ -10,6 +10,7 @@ int main(void)
     srunner_add_suite(runner, suite_vectors());
     srunner_add_suite(runner, suite_attacks());
     srunner_add_suite(runner, suite_claims());
+    srunner_add_suite(runner, suite_audit());
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);

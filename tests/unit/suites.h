@@ -10,5 +10,6 @@ Suite *suite_keys(void);
 Suite *suite_vectors(void);
 Suite *suite_attacks(void);
 Suite *suite_claims(void);
+Suite *suite_audit(void);
 
 #endif

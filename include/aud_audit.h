@@ -1,0 +1,64 @@
+/* The audit record: one line of JSON per decision.
+ *
+ * Built from what the core decided (an aud_result) and a few facts about the
+ * request that the embedding program supplies as plain values, so that the
+ * format can be unit-tested without a web server and stays the same for
+ * every embedder. */
+#ifndef AUD_AUDIT_H
+#define AUD_AUDIT_H
+
+#include <stddef.h>
+
+#include "aud_result.h"
+
+/* Strings may be NULL (written as JSON null) and need not be valid UTF-8:
+ * bytes that are not are replaced, so a hostile request line cannot make the
+ * record unparsable. */
+typedef struct {
+    double time;            /* seconds since the epoch, written as RFC 3339 UTC with ms */
+    const char *api;        /* the API's name (AudApiName) */
+    const char *uri;        /* the path only: callers strip the query string */
+    const char *method;
+    const char *client_ip;
+    int status;             /* the HTTP status sent, 0 when not known (written as null) */
+    const char *mode;       /* "enforce" or "audit" */
+    const char *decision;   /* "accept", "reject" or "audit_reject" */
+    const char *request_id; /* mod_unique_id's UNIQUE_ID, or NULL */
+} aud_audit_request;
+
+/* Token-derived strings longer than this many bytes are cut (at a UTF-8
+ * character boundary) and at most this many audiences are listed, so that a
+ * 16 KB token cannot make a record too long to be written atomically to a
+ * pipe. */
+#define AUD_AUDIT_MAX_VALUE 256
+#define AUD_AUDIT_MAX_AUDIENCES 16
+#define AUD_AUDIT_MAX_URI 1024
+
+/* The record as one line: ASCII only (everything else \u-escaped, so not even
+ * U+2028 can split it for a log viewer), ending in exactly one "\n" and
+ * containing no other line break. Fields, in order: time, api, uri, method,
+ * client_ip, status, mode, decision, reasons, hints, aud, matched, iss, sub,
+ * client, typ, alg, kid, exp, token_id, request_id. Never contains the token,
+ * its signature or any claim other than those listed. result may be NULL
+ * (then every token field is null). Returns a malloc'd string and its length
+ * in *len (which may be NULL), or NULL on memory exhaustion. */
+char *aud_audit_record(const aud_result *result, const aud_audit_request *req, size_t *len);
+
+/* The reason codes of a result joined by "," ("expired,aud_mismatch"), or
+ * "ok" when it has none; for environment variables and log lines. Always
+ * NUL-terminates buf (when len > 0); returns the length the full text needs,
+ * as snprintf does. */
+size_t aud_audit_reasons_text(const aud_result *result, char *buf, size_t len);
+
+/* The token's audiences as compact, ASCII-only JSON ("[\"api://x\"]", or
+ * "null"), with the same limits as the record; for the error-log line that
+ * accompanies a rejection. malloc'd; NULL on memory exhaustion. */
+char *aud_audit_audiences_json(const aud_result *result);
+
+/* The reason a response should be about when several checks failed: the one
+ * an operator must fix first (keys_unavailable, no_audience_configured), else
+ * the first failed check in the order the verifier makes them. AUD_REASON_OK
+ * for an accepted result. */
+aud_reason aud_audit_primary_reason(const aud_result *result);
+
+#endif

@@ -1,0 +1,86 @@
+#include "aud_b64.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+static const char url_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static int url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+bool aud_b64url_decode(const char *in, size_t in_len, unsigned char **out, size_t *out_len)
+{
+    /* One leftover character carries only 6 bits: no byte can end there. */
+    if (in_len % 4 == 1)
+        return false;
+    size_t len = in_len / 4 * 3 + (in_len % 4 == 0 ? 0 : in_len % 4 - 1);
+    unsigned char *buf = malloc(len + 1);
+    if (buf == NULL)
+        return false;
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    size_t pos = 0;
+    for (size_t i = 0; i < in_len; i++) {
+        int v = url_value((unsigned char)in[i]);
+        if (v < 0) {
+            free(buf);
+            return false;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[pos++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    /* Non-zero leftover bits would give one byte string two encodings. */
+    if (acc != 0) {
+        free(buf);
+        return false;
+    }
+    buf[pos] = '\0';
+    *out = buf;
+    *out_len = pos;
+    return true;
+}
+
+char *aud_b64url_encode(const unsigned char *in, size_t in_len)
+{
+    char *out = malloc((in_len + 2) / 3 * 4 + 1);
+    if (out == NULL)
+        return NULL;
+    size_t pos = 0;
+    size_t i = 0;
+    for (; i + 2 < in_len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        out[pos++] = url_alphabet[v >> 18];
+        out[pos++] = url_alphabet[(v >> 12) & 63];
+        out[pos++] = url_alphabet[(v >> 6) & 63];
+        out[pos++] = url_alphabet[v & 63];
+    }
+    if (in_len - i == 1) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        out[pos++] = url_alphabet[v >> 18];
+        out[pos++] = url_alphabet[(v >> 12) & 63];
+    } else if (in_len - i == 2) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+        out[pos++] = url_alphabet[v >> 18];
+        out[pos++] = url_alphabet[(v >> 12) & 63];
+        out[pos++] = url_alphabet[(v >> 6) & 63];
+    }
+    out[pos] = '\0';
+    return out;
+}

@@ -1,0 +1,399 @@
+#include "aud_verifier.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aud_b64.h"
+#include "aud_json.h"
+#include "aud_time.h"
+
+struct aud_verifier {
+    const aud_keyset **keysets;
+    size_t n_keysets;
+    aud_alg_set algorithms;
+    char **issuers;
+    size_t n_issuers;
+    char **audiences;
+    size_t n_audiences;
+    double leeway;
+    size_t max_token_size;
+    aud_now_fn *now;
+    void *now_baton;
+    aud_logger logger;
+};
+
+void aud_verifier_config_init(aud_verifier_config *config)
+{
+    memset(config, 0, sizeof *config);
+    config->leeway = AUD_DEFAULT_LEEWAY;
+    config->max_token_size = AUD_DEFAULT_MAX_TOKEN_SIZE;
+}
+
+static void free_strings(char **list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+static bool copy_strings(const char *const *from, size_t n, char ***to)
+{
+    *to = calloc(n + 1, sizeof **to);
+    if (*to == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (from[i] == NULL || ((*to)[i] = strdup(from[i])) == NULL)
+            return false;
+    }
+    return true;
+}
+
+void aud_verifier_destroy(aud_verifier *v)
+{
+    if (v == NULL)
+        return;
+    free(v->keysets);
+    free_strings(v->issuers, v->n_issuers);
+    free_strings(v->audiences, v->n_audiences);
+    free(v);
+}
+
+aud_verifier *aud_verifier_create(const aud_verifier_config *config, aud_error *err)
+{
+    if (config->now == NULL) {
+        aud_error_set(err, "a verifier needs a clock (config.now)");
+        return NULL;
+    }
+    if (!(config->leeway >= 0 && config->leeway <= 86400)) {
+        aud_error_set(err, "leeway must be between 0 and 86400 seconds");
+        return NULL;
+    }
+    if ((config->algorithms & ~AUD_ALG_SET_ALL) != 0) {
+        aud_error_set(err, "unknown algorithm in the allowed set");
+        return NULL;
+    }
+    aud_verifier *v = calloc(1, sizeof *v);
+    if (v == NULL) {
+        aud_error_set(err, "out of memory");
+        return NULL;
+    }
+    v->n_keysets = config->n_keysets;
+    v->n_issuers = config->n_issuers;
+    v->n_audiences = config->n_audiences;
+    v->keysets = calloc(config->n_keysets + 1, sizeof *v->keysets);
+    bool copied = v->keysets != NULL && copy_strings(config->issuers, config->n_issuers, &v->issuers) &&
+                  copy_strings(config->audiences, config->n_audiences, &v->audiences);
+    if (!copied) {
+        aud_verifier_destroy(v);
+        aud_error_set(err, "out of memory, or a NULL issuer or audience");
+        return NULL;
+    }
+    for (size_t i = 0; i < config->n_keysets; i++)
+        v->keysets[i] = config->keysets[i];
+    v->algorithms = config->algorithms != 0 ? config->algorithms : AUD_ALG_SET_ASYMMETRIC;
+    v->leeway = config->leeway;
+    v->max_token_size = config->max_token_size != 0 ? config->max_token_size : AUD_DEFAULT_MAX_TOKEN_SIZE;
+    v->now = config->now;
+    v->now_baton = config->now_baton;
+    v->logger = config->logger;
+    return v;
+}
+
+/* Token-supplied text quoted in a detail: bounded and free of control
+ * characters, so that a detail can go into a log line as it is. */
+static const char *quoted(const char *value, char *buf, size_t len)
+{
+    size_t out = 0;
+    size_t i = 0;
+    for (; value[i] != '\0' && out + 4 < len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        buf[out++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    if (value[i] != '\0' && len >= 4) {
+        out = out > len - 4 ? len - 4 : out;
+        memcpy(buf + out, "...", 3);
+        out += 3;
+    }
+    buf[out] = '\0';
+    return buf;
+}
+
+/* "'a', 'b' and 3 more": configured values, for details. */
+static void list_values(char *const *values, size_t n, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used < len; i++) {
+        if (i == 4 && n > 5) {
+            snprintf(buf + used, len - used, " and %zu more", n - i);
+            return;
+        }
+        int w = snprintf(buf + used, len - used, "%s'%s'", i > 0 ? ", " : "", values[i]);
+        if (w < 0)
+            return;
+        used += (size_t)w;
+    }
+}
+
+static json_t *decode_segment(aud_result *r, const char *what, const char *seg, size_t len)
+{
+    unsigned char *raw = NULL;
+    size_t raw_len = 0;
+    if (!aud_b64url_decode(seg, len, &raw, &raw_len)) {
+        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the %s is not unpadded base64url", what);
+        return NULL;
+    }
+    aud_error err;
+    json_t *object = aud_json_parse_object((const char *)raw, raw_len, &err);
+    free(raw);
+    if (object == NULL)
+        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the %s: %s", what, err.text);
+    return object;
+}
+
+/* Returns true and sets *alg when the header names an allowed algorithm and
+ * nothing in it forbids verifying. */
+static bool check_header(const aud_verifier *v, aud_result *r, aud_alg *alg)
+{
+    char q[80];
+    bool usable = true;
+    json_t *alg_value = json_object_get(r->header, "alg");
+    const char *alg_name = json_string_value(alg_value);
+    if (alg_name == NULL) {
+        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the header has no \"alg\" string");
+        usable = false;
+    } else if (aud_alg_name_is_none(alg_name)) {
+        aud_result_add_reason(r, AUD_REASON_ALG_NOT_ALLOWED, "unsigned tokens (alg '%s') are never accepted",
+                              quoted(alg_name, q, sizeof q));
+        usable = false;
+    } else if (!aud_alg_from_name(alg_name, alg)) {
+        aud_result_add_reason(r, AUD_REASON_ALG_NOT_ALLOWED, "alg '%s' is not a supported algorithm",
+                              quoted(alg_name, q, sizeof q));
+        usable = false;
+    } else if ((v->algorithms & AUD_ALG_BIT(*alg)) == 0) {
+        aud_result_add_reason(r, AUD_REASON_ALG_NOT_ALLOWED, "alg %s is not among the allowed algorithms",
+                              alg_name);
+        usable = false;
+    }
+    /* No JWS extension is implemented, so any critical one must refuse the
+     * token (RFC 7515 section 4.1.11); b64 changes what is signed (RFC 7797). */
+    if (json_object_get(r->header, "crit") != NULL) {
+        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the header has critical extensions (crit) that are not supported");
+        usable = false;
+    }
+    if (json_object_get(r->header, "b64") != NULL) {
+        aud_result_add_reason(r, AUD_REASON_MALFORMED, "unencoded payloads (b64) are not supported");
+        usable = false;
+    }
+    json_t *kid = json_object_get(r->header, "kid");
+    if (kid != NULL && !json_is_string(kid)) {
+        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the header's kid is not a string");
+        usable = false;
+    }
+    return usable;
+}
+
+/* Only keys from the configuration are candidates; jwk, jku, x5u and x5c in
+ * the header are never looked at, so a token cannot bring its own key. */
+static void check_signature(const aud_verifier *v, aud_result *r, aud_alg alg, const char *input, size_t input_len,
+                            const unsigned char *sig, size_t sig_len)
+{
+    const char *kid = aud_result_header_string(r, "kid");
+    bool kid_seen = false;
+    const aud_key *fitting = NULL;
+    size_t n_fitting = 0;
+    for (size_t s = 0; s < v->n_keysets; s++) {
+        for (size_t i = 0; i < aud_keyset_count(v->keysets[s]); i++) {
+            const aud_key *key = aud_keyset_key(v->keysets[s], i);
+            const char *key_kid = aud_key_kid(key);
+            if (kid != NULL && (key_kid == NULL || strcmp(kid, key_kid) != 0))
+                continue;
+            kid_seen = true;
+            if (!aud_key_fits_alg(key, alg))
+                continue;
+            fitting = key;
+            n_fitting++;
+            if (aud_key_verify(key, alg, (const unsigned char *)input, input_len, sig, sig_len)) {
+                r->signature_verified = true;
+                r->verified_by = strdup(aud_key_describe(key));
+                return;
+            }
+        }
+    }
+    char q[80];
+    if (kid != NULL && !kid_seen)
+        aud_result_add_reason(r, AUD_REASON_UNKNOWN_KEY, "no configured key has kid '%s'", quoted(kid, q, sizeof q));
+    else if (kid != NULL && n_fitting == 0)
+        aud_result_add_reason(r, AUD_REASON_UNKNOWN_KEY, "the key with kid '%s' cannot verify %s",
+                              quoted(kid, q, sizeof q), aud_alg_name(alg));
+    else if (n_fitting == 0)
+        aud_result_add_reason(r, AUD_REASON_UNKNOWN_KEY, "no configured key can verify %s", aud_alg_name(alg));
+    else if (n_fitting == 1)
+        aud_result_add_reason(r, AUD_REASON_BAD_SIGNATURE, "the %s signature does not verify with the %s",
+                              aud_alg_name(alg), aud_key_describe(fitting));
+    else
+        aud_result_add_reason(r, AUD_REASON_BAD_SIGNATURE, "the %s signature does not verify with any of %zu keys",
+                              aud_alg_name(alg), n_fitting);
+}
+
+/* Returns false when the claim is absent; a present non-number is reported. */
+static bool time_claim(aud_result *r, const char *name, double *value)
+{
+    json_t *claim = json_object_get(r->claims, name);
+    if (claim == NULL)
+        return false;
+    if (!json_is_number(claim)) {
+        aud_result_add_reason(r, AUD_REASON_CLAIM_INVALID, "%s is not a number", name);
+        return false;
+    }
+    *value = json_number_value(claim);
+    return true;
+}
+
+static void check_times(const aud_verifier *v, aud_result *r, double now)
+{
+    char when[40], span[40];
+    double exp, nbf, iat;
+    if (time_claim(r, "exp", &exp)) {
+        if (now >= exp + v->leeway) {
+            aud_time_format_rfc3339(exp, when, sizeof when);
+            aud_duration_format(now - exp, span, sizeof span);
+            aud_result_add_reason(r, AUD_REASON_EXPIRED, "expired at %s (%s ago)", when, span);
+        }
+    } else if (json_object_get(r->claims, "exp") == NULL) {
+        aud_result_add_reason(r, AUD_REASON_CLAIM_INVALID, "the token has no exp claim");
+    }
+    if (time_claim(r, "nbf", &nbf) && nbf > now + v->leeway) {
+        aud_time_format_rfc3339(nbf, when, sizeof when);
+        aud_duration_format(nbf - now, span, sizeof span);
+        aud_result_add_reason(r, AUD_REASON_NOT_YET_VALID, "not valid before %s (in %s)", when, span);
+    }
+    if (time_claim(r, "iat", &iat) && iat > now + v->leeway) {
+        aud_time_format_rfc3339(iat, when, sizeof when);
+        aud_duration_format(iat - now, span, sizeof span);
+        aud_result_add_reason(r, AUD_REASON_NOT_YET_VALID, "issued in the future, at %s (%s from now)", when, span);
+    }
+}
+
+static const char *find_exact(char *const *allowed, size_t n, const char *value)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(allowed[i], value) == 0)
+            return allowed[i];
+    }
+    return NULL;
+}
+
+static void check_issuer(const aud_verifier *v, aud_result *r)
+{
+    if (v->n_issuers == 0)
+        return;
+    char list[512], q[160];
+    json_t *iss = json_object_get(r->claims, "iss");
+    list_values(v->issuers, v->n_issuers, list, sizeof list);
+    if (iss == NULL)
+        aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH, "the token has no iss claim; expected %s", list);
+    else if (!json_is_string(iss))
+        aud_result_add_reason(r, AUD_REASON_CLAIM_INVALID, "iss is not a string");
+    else if (find_exact(v->issuers, v->n_issuers, json_string_value(iss)) == NULL)
+        aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH, "issuer '%s' is not %s",
+                              quoted(json_string_value(iss), q, sizeof q), list);
+}
+
+static bool aud_well_formed(const json_t *aud)
+{
+    if (json_is_string(aud))
+        return true;
+    if (!json_is_array(aud) || json_array_size(aud) == 0)
+        return false;
+    size_t i;
+    json_t *item;
+    json_array_foreach(aud, i, item) {
+        if (!json_is_string(item))
+            return false;
+    }
+    return true;
+}
+
+static void check_audience(const aud_verifier *v, aud_result *r)
+{
+    json_t *aud = json_object_get(r->claims, "aud");
+    if (aud != NULL && !aud_well_formed(aud)) {
+        aud_result_add_reason(r, AUD_REASON_MALFORMED, "aud must be a string or a non-empty array of strings");
+        return;
+    }
+    if (v->n_audiences == 0) {
+        aud_result_add_reason(r, AUD_REASON_NO_AUDIENCE_CONFIGURED,
+                              "no audience is configured here, so no token can be accepted");
+        return;
+    }
+    if (aud == NULL) {
+        aud_result_add_reason(r, AUD_REASON_AUD_MISSING, "the token has no aud claim");
+        return;
+    }
+    const char *first = NULL;
+    size_t count = json_is_array(aud) ? json_array_size(aud) : 1;
+    for (size_t i = 0; i < count; i++) {
+        const char *value = json_string_value(json_is_array(aud) ? json_array_get(aud, i) : aud);
+        const char *match = find_exact(v->audiences, v->n_audiences, value);
+        if (match != NULL) {
+            r->matched_audience = strdup(match);
+            return;
+        }
+        if (first == NULL)
+            first = value;
+    }
+    char list[512], q[160];
+    list_values(v->audiences, v->n_audiences, list, sizeof list);
+    if (count == 1)
+        aud_result_add_reason(r, AUD_REASON_AUD_MISMATCH, "the token's audience '%s' is not one of: %s",
+                              quoted(first, q, sizeof q), list);
+    else
+        aud_result_add_reason(r, AUD_REASON_AUD_MISMATCH,
+                              "none of the token's %zu audiences (first '%s') is one of: %s", count,
+                              quoted(first, q, sizeof q), list);
+}
+
+aud_result *aud_verifier_check(const aud_verifier *v, const char *token, size_t token_len)
+{
+    aud_result *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    if (token == NULL || token_len == 0) {
+        aud_result_add_reason(r, AUD_REASON_NO_TOKEN, "no token was presented");
+        return r;
+    }
+    aud_token_id(token, token_len, r->token_id);
+    if (token_len > v->max_token_size) {
+        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the token is %zu bytes, over the limit of %zu", token_len,
+                              v->max_token_size);
+        return r;
+    }
+    const char *dot1 = memchr(token, '.', token_len);
+    const char *dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', token_len - (size_t)(dot1 + 1 - token)) : NULL;
+    const char *end = token + token_len;
+    if (dot2 == NULL || memchr(dot2 + 1, '.', (size_t)(end - dot2 - 1)) != NULL) {
+        aud_result_add_reason(r, AUD_REASON_MALFORMED, "a compact JWS has exactly three segments separated by dots");
+        return r;
+    }
+    r->header = decode_segment(r, "header", token, (size_t)(dot1 - token));
+    r->claims = decode_segment(r, "payload", dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    unsigned char *sig = NULL;
+    size_t sig_len = 0;
+    bool sig_decoded = aud_b64url_decode(dot2 + 1, (size_t)(end - dot2 - 1), &sig, &sig_len);
+    if (!sig_decoded)
+        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the signature is not unpadded base64url");
+
+    aud_alg alg;
+    if (r->header != NULL && check_header(v, r, &alg) && sig_decoded)
+        check_signature(v, r, alg, token, (size_t)(dot2 - token), sig, sig_len);
+    free(sig);
+
+    if (r->claims != NULL) {
+        check_times(v, r, v->now(v->now_baton));
+        check_issuer(v, r);
+        check_audience(v, r);
+    }
+    return r;
+}

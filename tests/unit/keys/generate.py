@@ -71,7 +71,7 @@ write("secret31.bin", secret[:31])
 # "EC PARAMETERS" ahead of "EC PRIVATE KEY", as `openssl ecparam -genkey` writes.
 write("p256_sec1.pem", subprocess.run(
     ["openssl", "ec", "-param_out"], input=p256.private_bytes(PEM, TRAD, NOENC),
-    capture_output=True, check=True).stdout)
+    capture_output=True, check=True).stdout + p256.private_bytes(PEM, TRAD, NOENC))
 # Legacy encryption: a Proc-Type header on an "RSA PRIVATE KEY" block.
 write("rsa2048_trad_encrypted.pem", subprocess.run(
     ["openssl", "rsa", "-traditional", "-aes128", "-passout", "pass:test"],

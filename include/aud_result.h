@@ -52,6 +52,16 @@ typedef struct aud_result {
     char *verified_by;
     /* The configured audience that matched, or NULL. Owned by the result. */
     char *matched_audience;
+    /* When the matched audience is only allowed until a date (AudAllowUntil):
+     * the end of that allowance, else 0. */
+    double matched_until;
+    /* An audience the token carries whose allowance has ended, and when; NULL
+     * and 0 otherwise. Owned by the result. */
+    char *ended_audience;
+    double ended_until;
+    /* Hints at the likely cause (aud_hints_add): a JSON array of objects
+     * {"code", "text", ...}, or NULL before hints are computed. */
+    json_t *hints;
     /* First 16 hex digits of the SHA-256 of the token: a correlation id that
      * is safe to log. Empty when there was no token. */
     char token_id[AUD_TOKEN_ID_HEX + 1];

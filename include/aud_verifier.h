@@ -30,6 +30,9 @@ typedef struct {
     /* None configured: every token is refused (no_audience_configured). */
     const char *const *audiences;
     size_t n_audiences;
+    /* Optional, parallel to audiences: the time (exclusive) until which each
+     * audience is accepted (AudAllowUntil), or 0 for no end. NULL: no ends. */
+    const double *audience_until;
     double leeway;
     size_t max_token_size;
     aud_now_fn *now; /* required */

@@ -82,6 +82,8 @@ void aud_result_free(aud_result *r)
     json_decref(r->claims);
     free(r->matched_audience);
     free(r->verified_by);
+    free(r->ended_audience);
+    json_decref(r->hints);
     free(r);
 }
 

@@ -16,6 +16,7 @@ struct aud_verifier {
     size_t n_issuers;
     char **audiences;
     size_t n_audiences;
+    double *audience_until; /* parallel to audiences; 0 = no end */
     double leeway;
     size_t max_token_size;
     aud_now_fn *now;
@@ -56,6 +57,7 @@ void aud_verifier_destroy(aud_verifier *v)
     free(v->keysets);
     free_strings(v->issuers, v->n_issuers);
     free_strings(v->audiences, v->n_audiences);
+    free(v->audience_until);
     free(v);
 }
 
@@ -82,7 +84,9 @@ aud_verifier *aud_verifier_create(const aud_verifier_config *config, aud_error *
     v->n_issuers = config->n_issuers;
     v->n_audiences = config->n_audiences;
     v->keysets = calloc(config->n_keysets + 1, sizeof *v->keysets);
-    bool copied = v->keysets != NULL && copy_strings(config->issuers, config->n_issuers, &v->issuers) &&
+    v->audience_until = calloc(config->n_audiences + 1, sizeof *v->audience_until);
+    bool copied = v->keysets != NULL && v->audience_until != NULL &&
+                  copy_strings(config->issuers, config->n_issuers, &v->issuers) &&
                   copy_strings(config->audiences, config->n_audiences, &v->audiences);
     if (!copied) {
         aud_verifier_destroy(v);
@@ -91,6 +95,8 @@ aud_verifier *aud_verifier_create(const aud_verifier_config *config, aud_error *
     }
     for (size_t i = 0; i < config->n_keysets; i++)
         v->keysets[i] = config->keysets[i];
+    for (size_t i = 0; config->audience_until != NULL && i < config->n_audiences; i++)
+        v->audience_until[i] = config->audience_until[i];
     v->algorithms = config->algorithms != 0 ? config->algorithms : AUD_ALG_SET_ASYMMETRIC;
     v->leeway = config->leeway;
     v->max_token_size = config->max_token_size != 0 ? config->max_token_size : AUD_DEFAULT_MAX_TOKEN_SIZE;
@@ -276,13 +282,13 @@ static void check_times(const aud_verifier *v, aud_result *r, double now)
     }
 }
 
-static const char *find_exact(char *const *allowed, size_t n, const char *value)
+static long find_exact(char *const *allowed, size_t n, const char *value)
 {
     for (size_t i = 0; i < n; i++) {
         if (strcmp(allowed[i], value) == 0)
-            return allowed[i];
+            return (long)i;
     }
-    return NULL;
+    return -1;
 }
 
 static void check_issuer(const aud_verifier *v, aud_result *r)
@@ -296,7 +302,7 @@ static void check_issuer(const aud_verifier *v, aud_result *r)
         aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH, "the token has no iss claim; expected %s", list);
     else if (!json_is_string(iss))
         aud_result_add_reason(r, AUD_REASON_CLAIM_INVALID, "iss is not a string");
-    else if (find_exact(v->issuers, v->n_issuers, json_string_value(iss)) == NULL)
+    else if (find_exact(v->issuers, v->n_issuers, json_string_value(iss)) < 0)
         aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH, "issuer '%s' is not %s",
                               quoted(json_string_value(iss), q, sizeof q), list);
 }
@@ -316,7 +322,11 @@ static bool aud_well_formed(const json_t *aud)
     return true;
 }
 
-static void check_audience(const aud_verifier *v, aud_result *r)
+/* Picks the configured audience the token matches, preferring one allowed
+ * for good over one whose allowance (AudAllowUntil) is running out, and
+ * remembers an audience whose allowance has ended so that the refusal can
+ * say so. */
+static void check_audience(const aud_verifier *v, aud_result *r, double now)
 {
     json_t *aud = json_object_get(r->claims, "aud");
     if (aud != NULL && !aud_well_formed(aud)) {
@@ -332,19 +342,39 @@ static void check_audience(const aud_verifier *v, aud_result *r)
         aud_result_add_reason(r, AUD_REASON_AUD_MISSING, "the token has no aud claim");
         return;
     }
+    long best = -1;
     const char *first = NULL;
     size_t count = json_is_array(aud) ? json_array_size(aud) : 1;
     for (size_t i = 0; i < count; i++) {
         const char *value = json_string_value(json_is_array(aud) ? json_array_get(aud, i) : aud);
-        const char *match = find_exact(v->audiences, v->n_audiences, value);
-        if (match != NULL) {
-            r->matched_audience = strdup(match);
-            return;
-        }
         if (first == NULL)
             first = value;
+        long match = find_exact(v->audiences, v->n_audiences, value);
+        if (match < 0)
+            continue;
+        double until = v->audience_until[match];
+        if (until != 0 && now >= until) {
+            if (r->ended_audience == NULL) {
+                r->ended_audience = strdup(v->audiences[match]);
+                r->ended_until = until;
+            }
+            continue;
+        }
+        if (best < 0 || (v->audience_until[best] != 0 && until == 0))
+            best = match;
+    }
+    if (best >= 0) {
+        r->matched_audience = strdup(v->audiences[best]);
+        r->matched_until = v->audience_until[best];
+        return;
     }
     char list[512], q[160];
+    if (r->ended_audience != NULL) {
+        aud_time_format_rfc3339(r->ended_until, list, sizeof list);
+        aud_result_add_reason(r, AUD_REASON_AUD_MISMATCH, "audience '%s' was allowed only until %s",
+                              r->ended_audience, list);
+        return;
+    }
     list_values(v->audiences, v->n_audiences, list, sizeof list);
     if (count == 1)
         aud_result_add_reason(r, AUD_REASON_AUD_MISMATCH, "the token's audience '%s' is not one of: %s",
@@ -391,9 +421,10 @@ aud_result *aud_verifier_check(const aud_verifier *v, const char *token, size_t 
     free(sig);
 
     if (r->claims != NULL) {
-        check_times(v, r, v->now(v->now_baton));
+        double now = v->now(v->now_baton);
+        check_times(v, r, now);
         check_issuer(v, r);
-        check_audience(v, r);
+        check_audience(v, r, now);
     }
     return r;
 }

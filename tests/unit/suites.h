@@ -11,5 +11,6 @@ Suite *suite_vectors(void);
 Suite *suite_attacks(void);
 Suite *suite_claims(void);
 Suite *suite_audit(void);
+Suite *suite_hints(void);
 
 #endif

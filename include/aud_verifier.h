@@ -17,11 +17,28 @@
  * test can fix time and the module can use the request's time. */
 typedef double aud_now_fn(void *baton);
 
+/* Keys that change while a verifier lives (a remote JWKS that rotates). The
+ * verifier asks for the current set once per token and gives it back when
+ * done, so a source can swap sets under concurrent checks. */
+typedef struct {
+    /* The current key set, or NULL when none can be had (no fetch has
+     * succeeded, or the last good set is too stale): keys_unavailable. */
+    const aud_keyset *(*acquire)(void *baton);
+    void (*release)(void *baton, const aud_keyset *set);
+    /* A token named a kid the current set lacks: a chance to refresh early.
+     * The source decides how often that may cost a fetch. */
+    void (*kid_missing)(void *baton, const char *kid);
+    void *baton;
+} aud_key_source;
+
 typedef struct {
     /* Borrowed: they must outlive the verifier. Several verifiers may share
      * one key set. */
     const aud_keyset *const *keysets;
     size_t n_keysets;
+    /* Borrowed, like keysets; consulted after them. */
+    const aud_key_source *sources;
+    size_t n_sources;
     /* 0 means every asymmetric algorithm; HS* only when listed. */
     aud_alg_set algorithms;
     /* None configured: iss is not checked. */

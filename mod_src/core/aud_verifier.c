@@ -11,6 +11,8 @@
 struct aud_verifier {
     const aud_keyset **keysets;
     size_t n_keysets;
+    aud_key_source *sources;
+    size_t n_sources;
     aud_alg_set algorithms;
     char **issuers;
     size_t n_issuers;
@@ -55,6 +57,7 @@ void aud_verifier_destroy(aud_verifier *v)
     if (v == NULL)
         return;
     free(v->keysets);
+    free(v->sources);
     free_strings(v->issuers, v->n_issuers);
     free_strings(v->audiences, v->n_audiences);
     free(v->audience_until);
@@ -85,7 +88,9 @@ aud_verifier *aud_verifier_create(const aud_verifier_config *config, aud_error *
     v->n_audiences = config->n_audiences;
     v->keysets = calloc(config->n_keysets + 1, sizeof *v->keysets);
     v->audience_until = calloc(config->n_audiences + 1, sizeof *v->audience_until);
-    bool copied = v->keysets != NULL && v->audience_until != NULL &&
+    v->n_sources = config->n_sources;
+    v->sources = calloc(config->n_sources + 1, sizeof *v->sources);
+    bool copied = v->keysets != NULL && v->audience_until != NULL && v->sources != NULL &&
                   copy_strings(config->issuers, config->n_issuers, &v->issuers) &&
                   copy_strings(config->audiences, config->n_audiences, &v->audiences);
     if (!copied) {
@@ -95,6 +100,8 @@ aud_verifier *aud_verifier_create(const aud_verifier_config *config, aud_error *
     }
     for (size_t i = 0; i < config->n_keysets; i++)
         v->keysets[i] = config->keysets[i];
+    for (size_t i = 0; i < config->n_sources; i++)
+        v->sources[i] = config->sources[i];
     for (size_t i = 0; config->audience_until != NULL && i < config->n_audiences; i++)
         v->audience_until[i] = config->audience_until[i];
     v->algorithms = config->algorithms != 0 ? config->algorithms : AUD_ALG_SET_ASYMMETRIC;
@@ -200,6 +207,44 @@ static bool check_header(const aud_verifier *v, aud_result *r, aud_alg *alg)
     return usable;
 }
 
+/* The key sets one check uses: the fixed ones plus what each source holds
+ * right now, held until the check ends. */
+#define KEY_VIEW_MAX 16
+#define FIXED_SET ((size_t)-1)
+typedef struct {
+    const aud_keyset *sets[KEY_VIEW_MAX];
+    size_t source_of[KEY_VIEW_MAX]; /* index into v->sources, or FIXED_SET */
+    size_t n_sets;
+    bool source_empty;
+} key_view;
+
+static void key_view_open(const aud_verifier *v, key_view *kv)
+{
+    kv->n_sets = 0;
+    kv->source_empty = false;
+    for (size_t i = 0; i < v->n_keysets && kv->n_sets < KEY_VIEW_MAX; i++) {
+        kv->source_of[kv->n_sets] = FIXED_SET;
+        kv->sets[kv->n_sets++] = v->keysets[i];
+    }
+    for (size_t i = 0; i < v->n_sources && kv->n_sets < KEY_VIEW_MAX; i++) {
+        const aud_keyset *set = v->sources[i].acquire(v->sources[i].baton);
+        if (set == NULL) {
+            kv->source_empty = true;
+            continue;
+        }
+        kv->source_of[kv->n_sets] = i;
+        kv->sets[kv->n_sets++] = set;
+    }
+}
+
+static void key_view_close(const aud_verifier *v, const key_view *kv)
+{
+    for (size_t i = 0; i < kv->n_sets; i++) {
+        if (kv->source_of[i] != FIXED_SET)
+            v->sources[kv->source_of[i]].release(v->sources[kv->source_of[i]].baton, kv->sets[i]);
+    }
+}
+
 /* Only keys from the configuration are candidates; jwk, jku, x5u and x5c in
  * the header are never looked at, so a token cannot bring its own key. */
 static void check_signature(const aud_verifier *v, aud_result *r, aud_alg alg, const char *input, size_t input_len,
@@ -209,9 +254,11 @@ static void check_signature(const aud_verifier *v, aud_result *r, aud_alg alg, c
     bool kid_seen = false;
     const aud_key *fitting = NULL;
     size_t n_fitting = 0;
-    for (size_t s = 0; s < v->n_keysets; s++) {
-        for (size_t i = 0; i < aud_keyset_count(v->keysets[s]); i++) {
-            const aud_key *key = aud_keyset_key(v->keysets[s], i);
+    key_view kv;
+    key_view_open(v, &kv);
+    for (size_t s = 0; s < kv.n_sets && !r->signature_verified; s++) {
+        for (size_t i = 0; i < aud_keyset_count(kv.sets[s]); i++) {
+            const aud_key *key = aud_keyset_key(kv.sets[s], i);
             const char *key_kid = aud_key_kid(key);
             if (kid != NULL && (key_kid == NULL || strcmp(kid, key_kid) != 0))
                 continue;
@@ -223,24 +270,36 @@ static void check_signature(const aud_verifier *v, aud_result *r, aud_alg alg, c
             if (aud_key_verify(key, alg, (const unsigned char *)input, input_len, sig, sig_len)) {
                 r->signature_verified = true;
                 r->verified_by = strdup(aud_key_describe(key));
-                return;
+                break;
             }
         }
     }
     char q[80];
-    if (kid != NULL && !kid_seen)
+    if (r->signature_verified) {
+        /* nothing to report */
+    } else if (n_fitting == 0 && kv.source_empty) {
+        aud_result_add_reason(r, AUD_REASON_KEYS_UNAVAILABLE, "the keys to verify %s tokens are not available",
+                              aud_alg_name(alg));
+    } else if (kid != NULL && !kid_seen) {
         aud_result_add_reason(r, AUD_REASON_UNKNOWN_KEY, "no configured key has kid '%s'", quoted(kid, q, sizeof q));
-    else if (kid != NULL && n_fitting == 0)
+        for (size_t i = 0; i < v->n_sources; i++) {
+            if (v->sources[i].kid_missing != NULL)
+                v->sources[i].kid_missing(v->sources[i].baton, kid);
+        }
+    } else if (kid != NULL && n_fitting == 0) {
         aud_result_add_reason(r, AUD_REASON_UNKNOWN_KEY, "the key with kid '%s' cannot verify %s",
                               quoted(kid, q, sizeof q), aud_alg_name(alg));
-    else if (n_fitting == 0)
+    } else if (n_fitting == 0) {
         aud_result_add_reason(r, AUD_REASON_UNKNOWN_KEY, "no configured key can verify %s", aud_alg_name(alg));
-    else if (n_fitting == 1)
+    } else if (n_fitting == 1) {
         aud_result_add_reason(r, AUD_REASON_BAD_SIGNATURE, "the %s signature does not verify with the %s",
                               aud_alg_name(alg), aud_key_describe(fitting));
-    else
+    } else {
         aud_result_add_reason(r, AUD_REASON_BAD_SIGNATURE, "the %s signature does not verify with any of %zu keys",
                               aud_alg_name(alg), n_fitting);
+    }
+    /* Descriptions point into the sets, so report before giving them back. */
+    key_view_close(v, &kv);
 }
 
 /* Returns false when the claim is absent; a present non-number is reported. */

@@ -12,5 +12,6 @@ Suite *suite_attacks(void);
 Suite *suite_claims(void);
 Suite *suite_audit(void);
 Suite *suite_hints(void);
+Suite *suite_sources(void);
 
 #endif

@@ -3,11 +3,9 @@
  *
  * It is a tool for the token's owner at a terminal: it prints token content,
  * but it never writes a log and never sends anything anywhere. */
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "aud_alg.h"
 #include "aud_b64.h"
@@ -36,7 +35,7 @@ enum { EXIT_ACCEPT = 0, EXIT_REJECT = 1, EXIT_USAGE = 2 };
 
 /* Year 9999: past that, RFC 3339 output stops being four-digit years. */
 #define MAX_AT_SECONDS 253402300799LL
-#define MAX_LEEWAY_SECONDS 31536000.0
+#define MAX_LEEWAY_SECONDS 86400.0
 
 typedef struct {
     const char **items;
@@ -95,11 +94,13 @@ static void str_list_push(str_list *list, const char *item)
 /* Token content and key ids reach a terminal: control bytes (C0, DEL and the
  * UTF-8 encoding of C1) are shown as escapes so that a crafted token cannot
  * move the cursor, retitle the window or hide text. */
-static void put_safe(FILE *out, const char *s)
+static void put_escaped(FILE *out, const char *s, bool keep_newlines)
 {
     const unsigned char *p = (const unsigned char *)s;
     for (; *p != '\0'; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
+        if (*p == '\n' && keep_newlines) {
+            fputc('\n', out);
+        } else if (*p < 0x20 || *p == 0x7f) {
             fprintf(out, "\\x%02x", *p);
         } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
             fprintf(out, "\\u%04x", p[1]);
@@ -108,6 +109,11 @@ static void put_safe(FILE *out, const char *s)
             fputc(*p, out);
         }
     }
+}
+
+static void put_safe(FILE *out, const char *s)
+{
+    put_escaped(out, s, false);
 }
 
 static void print_usage(FILE *out)
@@ -149,7 +155,7 @@ static double parse_leeway(const char *arg)
     errno = 0;
     double v = strtod(arg, &end);
     if (end == arg || *end != '\0' || errno != 0 || !isfinite(v) || v < 0.0 || v > MAX_LEEWAY_SECONDS)
-        usage_error("--leeway needs a number of seconds from 0 to 31536000, not '%s'", arg);
+        usage_error("--leeway needs a number of seconds from 0 to 86400, not '%s'", arg);
     return v;
 }
 
@@ -308,6 +314,9 @@ static void trim_pasted(token_buf *t)
 static void read_token(const options *o, token_buf *t)
 {
     if (strcmp(o->token_arg, "-") == 0) {
+        /* Someone typing '-' at a prompt would otherwise face a silent wait. */
+        if (isatty(STDIN_FILENO))
+            fputs(PROG ": paste the token, then press Enter and Ctrl-D\n", stderr);
         read_stdin(t);
         trim_pasted(t);
         return;
@@ -324,7 +333,6 @@ static void read_token(const options *o, token_buf *t)
 typedef struct {
     aud_result *result;
     bool verify_mode;
-    const char *verified_by; /* description of the key that verified, or NULL */
     double now;
     bool at_given;
 } inspection;
@@ -412,36 +420,6 @@ static aud_verifier *build_verifier(const options *o, const aud_keyset *const *s
     return v;
 }
 
-/* The core says whether some key verified, not which; the operator wants to
- * know which of their keys is in play, so it is found again here, the same
- * way the core chooses (kid if present, else every key that fits). */
-static const char *find_verifying_key(const aud_keyset *set, const aud_result *r, const token_buf *t)
-{
-    const char *alg_name = aud_result_header_string(r, "alg");
-    const char *kid = aud_result_header_string(r, "kid");
-    const char *dot2 = memrchr(t->text, '.', t->len);
-    aud_alg alg;
-    unsigned char *sig = NULL;
-    size_t sig_len = 0;
-    if (alg_name == NULL || dot2 == NULL || !aud_alg_from_name(alg_name, &alg))
-        return NULL;
-    const char *sig_text = dot2 + 1;
-    if (!aud_b64url_decode(sig_text, t->len - (size_t)(sig_text - t->text), &sig, &sig_len))
-        return NULL;
-    const char *found = NULL;
-    for (size_t i = 0; i < aud_keyset_count(set) && found == NULL; i++) {
-        const aud_key *key = aud_keyset_key(set, i);
-        const char *key_kid = aud_key_kid(key);
-        if (kid != NULL && (key_kid == NULL || strcmp(kid, key_kid) != 0))
-            continue;
-        if (aud_key_fits_alg(key, alg) &&
-            aud_key_verify(key, alg, (const unsigned char *)t->text, (size_t)(dot2 - t->text), sig, sig_len))
-            found = aud_key_describe(key);
-    }
-    free(sig);
-    return found;
-}
-
 /* ---- decoding only --------------------------------------------------------- */
 
 static json_t *decode_segment(const char *seg, size_t len, const char *what, aud_result *r)
@@ -495,7 +473,6 @@ static void inspect(const options *o, const token_buf *t, inspection *in)
     in->at_given = o->at_given;
     in->now = o->at_given ? (double)o->at : wall_clock();
     in->verify_mode = checks_requested(o);
-    in->verified_by = NULL;
     if (!in->verify_mode) {
         in->result = decode_only(t);
         return;
@@ -506,11 +483,6 @@ static void inspect(const options *o, const token_buf *t, inspection *in)
     in->result = aud_verifier_check(v, t->text, t->len);
     if (in->result == NULL)
         die_oom();
-    if (in->result->signature_verified) {
-        const char *desc = find_verifying_key(set, in->result, t);
-        /* The description belongs to the key set, which is about to go. */
-        in->verified_by = desc != NULL ? strdup(desc) : NULL;
-    }
     aud_verifier_destroy(v);
     aud_keyset_destroy(set);
 }
@@ -591,11 +563,12 @@ static void print_json_block(const char *title, const json_t *value)
         puts("  (could not be decoded)");
         return;
     }
-    /* jansson escapes control characters and keeps the token's member order. */
+    /* jansson keeps the token's member order and escapes C0 controls inside
+     * strings, so every newline in its output is its own layout. */
     char *text = json_dumps(value, JSON_INDENT(2));
     if (text == NULL)
         die_oom();
-    put_safe(stdout, text);
+    put_escaped(stdout, text, true);
     fputc('\n', stdout);
     free(text);
 }
@@ -640,7 +613,7 @@ static void print_verdict_text(const inspection *in)
         puts("signature: NOT verified (the header and claims below are unverified)");
     } else {
         fputs("signature: verified with ", stdout);
-        put_safe(stdout, in->verified_by != NULL ? in->verified_by : "a configured key");
+        put_safe(stdout, r->verified_by != NULL ? r->verified_by : "a configured key");
         fputc('\n', stdout);
     }
 }
@@ -743,7 +716,6 @@ int main(int argc, char **argv)
 
     int status = aud_result_accepted(in.result) ? EXIT_ACCEPT : EXIT_REJECT;
     aud_result_free(in.result);
-    free((char *)in.verified_by);
     free(t.text);
     free(o.audiences.items);
     free(o.issuers.items);

@@ -6,6 +6,12 @@
 
 void aud_time_format_rfc3339(double t, char *buf, size_t len)
 {
+    /* Claims are token-supplied: a huge or NaN exp must not reach the
+     * double-to-time_t conversion, which is undefined out of range. */
+    if (!(t > -62135596800.0 && t < 253402300800.0)) {
+        snprintf(buf, len, "(out of range)");
+        return;
+    }
     double whole = floor(t);
     time_t secs = (time_t)whole;
     int millis = (int)((t - whole) * 1000.0);

@@ -18,6 +18,7 @@
 
 #include "aud_alg.h"
 #include "aud_b64.h"
+#include "aud_hint.h"
 #include "aud_json.h"
 #include "aud_key.h"
 #include "aud_log.h"
@@ -483,6 +484,12 @@ static void inspect(const options *o, const token_buf *t, inspection *in)
     in->result = aud_verifier_check(v, t->text, t->len);
     if (in->result == NULL)
         die_oom();
+    /* The same hints the module writes to its audit record, so that a token
+     * checked here is explained in the same words. */
+    aud_api_view self = {"this API", o->audiences.items, o->audiences.n,
+                         o->issuers.items, o->issuers.n};
+    aud_hint_context hint_context = {&self, NULL, 0, in->now};
+    aud_hints_add(in->result, &hint_context);
     aud_verifier_destroy(v);
     aud_keyset_destroy(set);
 }
@@ -588,6 +595,20 @@ static void print_reasons(const aud_result *r)
     }
 }
 
+static void print_hints(const aud_result *r)
+{
+    if (json_array_size(r->hints) == 0)
+        return;
+    puts("hints:");
+    size_t i;
+    json_t *hint;
+    json_array_foreach(r->hints, i, hint) {
+        printf("  - %s: ", json_string_value(json_object_get(hint, "code")));
+        put_safe(stdout, json_string_value(json_object_get(hint, "text")));
+        fputc('\n', stdout);
+    }
+}
+
 static void print_verdict_text(const inspection *in)
 {
     const aud_result *r = in->result;
@@ -602,6 +623,7 @@ static void print_verdict_text(const inspection *in)
     }
     puts(aud_result_accepted(r) ? "ACCEPT" : "REJECT");
     print_reasons(r);
+    print_hints(r);
     if (r->matched_audience != NULL) {
         fputs("audience: matched '", stdout);
         put_safe(stdout, r->matched_audience);
@@ -682,6 +704,7 @@ static json_t *build_json(const inspection *in)
     set_new(root, "header", json_or_null(r->header));
     set_new(root, "claims", json_or_null(r->claims));
     set_new(root, "matched", r->matched_audience != NULL ? json_text(r->matched_audience) : json_null());
+    set_new(root, "hints", r->hints != NULL ? json_incref(r->hints) : json_array());
     set_new(root, "signature_verified", json_boolean(r->signature_verified));
     set_new(root, "token_id", json_string(r->token_id));
     return root;

@@ -9,7 +9,7 @@ from conftest import AT, AUDIENCE, ISSUER, VECTORS
 
 NOTHING_VERIFIED = "NOTHING WAS VERIFIED"
 UNVERIFIED_SIGNATURE = "signature: NOT verified (the header and claims below are unverified)"
-JSON_KEYS = {"verdict", "reasons", "details", "header", "claims", "matched", "signature_verified", "token_id"}
+JSON_KEYS = {"verdict", "reasons", "details", "hints", "header", "claims", "matched", "signature_verified", "token_id"}
 
 
 def utc(t):
@@ -35,6 +35,8 @@ def check_json_shape(doc):
     assert isinstance(doc["details"], dict)
     assert set(doc["details"]) == set(doc["reasons"])
     assert all(isinstance(v, str) and v for v in doc["details"].values())
+    assert isinstance(doc["hints"], list)
+    assert all(isinstance(h["code"], str) and isinstance(h["text"], str) for h in doc["hints"])
     assert doc["header"] is None or isinstance(doc["header"], dict)
     assert doc["claims"] is None or isinstance(doc["claims"], dict)
     assert doc["matched"] is None or isinstance(doc["matched"], str)
@@ -472,3 +474,44 @@ def test_other_usage_errors(inspect, args):
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.startswith("aud-inspect: ")
+
+
+def hint_lines(stdout):
+    """The "code: text" lines under "hints:", in order."""
+    lines = stdout.splitlines()
+    if "hints:" not in lines:
+        return []
+    out = []
+    for line in lines[lines.index("hints:") + 1:]:
+        if not line.startswith("  - "):
+            break
+        out.append(line[4:])
+    return out
+
+
+def test_hints_explain_a_trailing_slash_and_an_expiry(inspect, keys, mint):
+    token = mint("RS256", aud=AUDIENCE + "/", exp=AT - (3 * 3600 + 12 * 60))
+    res = inspect("--key", keys.jwks, "--allow", AUDIENCE, "--at", str(AT), token)
+    assert res.returncode == 1
+    assert reason_lines(res.stdout) == ["expired", "aud_mismatch"]
+    assert hint_lines(res.stdout) == [
+        f"trailing_slash: aud '{AUDIENCE}/' differs from the allowed '{AUDIENCE}' only by a trailing slash",
+        "expired: the token expired 3 h 12 min ago; the client should refresh it before use",
+    ]
+
+
+def test_json_hints_name_a_graph_token_and_an_id_token(inspect_json, keys, mint):
+    token = mint("RS256", aud="https://graph.microsoft.com", nonce="n", azp="client-1")
+    status, doc = inspect_json("--key", keys.jwks, "--allow", AUDIENCE, "--at", str(AT), token)
+    assert status == 1 and doc["verdict"] == "reject"
+    codes = [h["code"] for h in doc["hints"]]
+    assert codes == ["well_known_resource", "id_token"]
+    assert doc["hints"][0]["resource"] == "Microsoft Graph"
+    assert doc["hints"][0]["text"].startswith(
+        "the token is a Microsoft Graph token; request a token for this API's audience")
+
+
+def test_accepted_token_has_no_hints(inspect_json, keys, mint):
+    status, doc = inspect_json("--key", keys.jwks, "--allow", AUDIENCE, "--at", str(AT), mint("RS256"))
+    assert status == 0 and doc["verdict"] == "accept"
+    assert doc["hints"] == []

@@ -37,12 +37,28 @@ typedef struct {
 /* The record as one line: ASCII only (everything else \u-escaped, so not even
  * U+2028 can split it for a log viewer), ending in exactly one "\n" and
  * containing no other line break. Fields, in order: time, api, uri, method,
- * client_ip, status, mode, decision, reasons, hints, aud, matched, iss, sub,
- * client, typ, alg, kid, exp, token_id, request_id. Never contains the token,
+ * client_ip, status, mode, decision, reasons, hints (the result's hints when
+ * aud_hints_add computed them, else []), aud, matched, iss, sub, client, typ,
+ * alg, kid, exp, token_id, request_id. Never contains the token,
  * its signature or any claim other than those listed. result may be NULL
  * (then every token field is null). Returns a malloc'd string and its length
  * in *len (which may be NULL), or NULL on memory exhaustion. */
 char *aud_audit_record(const aud_result *result, const aud_audit_request *req, size_t *len);
+
+/* The same record in two steps, so that an embedder can keep the token's
+ * part of a decision (for a cache of verified tokens, or to free the result
+ * before the request's status is known) and add the request's facts later.
+ *
+ * aud_audit_token_fields: the members that come from the result, "reasons"
+ * through "token_id", as JSON text without the enclosing braces
+ * ("\"reasons\":[],...,\"token_id\":\"...\""); result may be NULL.
+ * aud_audit_record_with_fields: the whole line from the request's facts and
+ * such a text. aud_audit_record(r, q) is exactly
+ * aud_audit_record_with_fields(q, aud_audit_token_fields(r)). Both return
+ * malloc'd strings (length in *len when len is not NULL), NULL on memory
+ * exhaustion. */
+char *aud_audit_token_fields(const aud_result *result, size_t *len);
+char *aud_audit_record_with_fields(const aud_audit_request *req, const char *token_fields, size_t *len);
 
 /* The reason codes of a result joined by "," ("expired,aud_mismatch"), or
  * "ok" when it has none; for environment variables and log lines. Always

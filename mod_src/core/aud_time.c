@@ -12,6 +12,9 @@ void aud_time_format_rfc3339(double t, char *buf, size_t len)
         snprintf(buf, len, "(out of range)");
         return;
     }
+    /* Times carry microseconds in a binary double, where .123 may be
+     * .12299999: half a microsecond keeps the digits the caller meant. */
+    t += 0.0000005;
     double whole = floor(t);
     time_t secs = (time_t)whole;
     int millis = (int)((t - whole) * 1000.0);

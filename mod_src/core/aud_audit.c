@@ -1,0 +1,354 @@
+/* The audit record (see aud_audit.h). */
+#include "aud_audit.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aud_time.h"
+
+/* Length of the valid UTF-8 sequence starting at s (at most n bytes), or 0
+ * when the bytes there are not one. Overlong forms, surrogates and code
+ * points above U+10FFFF are invalid, as RFC 3629 says. */
+static size_t utf8_sequence_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t need;
+    uint32_t cp;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < need)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return need;
+}
+
+/* A JSON string from bytes that may not be UTF-8 and may be too long: each
+ * invalid byte becomes U+FFFD, and the value is cut at a character boundary
+ * once it reaches max bytes. jansson refuses invalid UTF-8 outright, and a
+ * field that silently went missing would hide exactly the hostile input an
+ * operator wants to see. */
+static json_t *safe_string(const char *in, size_t in_len, size_t max)
+{
+    static const char replacement[] = "\xEF\xBF\xBD";
+    const unsigned char *s = (const unsigned char *)in;
+    size_t cap = in_len < max ? in_len : max;
+    /* Each input byte becomes at most 3 output bytes. */
+    char *out = malloc(cap * 3 + 1);
+    size_t o = 0;
+    json_t *value;
+
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < in_len;) {
+        size_t n = utf8_sequence_len(s + i, in_len - i);
+        size_t add = n ? n : sizeof replacement - 1;
+        if (o + add > max)
+            break;
+        if (n) {
+            memcpy(out + o, s + i, n);
+            i += n;
+        } else {
+            memcpy(out + o, replacement, add);
+            i++;
+        }
+        o += add;
+    }
+    value = json_stringn(out, o);
+    free(out);
+    return value;
+}
+
+static json_t *string_or_null(const char *s, size_t max)
+{
+    json_t *v;
+
+    if (s == NULL)
+        return json_null();
+    v = safe_string(s, strlen(s), max);
+    return v ? v : json_null();
+}
+
+/* A member of a token object as a bounded string, or null when it is absent
+ * or not a string. */
+static json_t *member_string(const json_t *object, const char *name)
+{
+    const json_t *v = object ? json_object_get(object, name) : NULL;
+    json_t *s;
+
+    if (!json_is_string(v))
+        return json_null();
+    s = safe_string(json_string_value(v), json_string_length(v), AUD_AUDIT_MAX_VALUE);
+    return s ? s : json_null();
+}
+
+static json_t *audiences(const aud_result *result)
+{
+    const json_t *aud = result && result->claims ? json_object_get(result->claims, "aud") : NULL;
+    json_t *list;
+
+    if (json_is_string(aud)) {
+        list = json_array();
+        json_array_append_new(list, member_string(result->claims, "aud"));
+        return list;
+    }
+    if (!json_is_array(aud))
+        return json_null();
+    /* Elements that are not strings are left out: the reason codes already
+     * say the claim was malformed, and "aud" stays an array of strings for
+     * whoever queries the log. */
+    list = json_array();
+    for (size_t i = 0, kept = 0; i < json_array_size(aud) && kept < AUD_AUDIT_MAX_AUDIENCES; i++) {
+        const json_t *e = json_array_get(aud, i);
+        json_t *s;
+        if (!json_is_string(e))
+            continue;
+        s = safe_string(json_string_value(e), json_string_length(e), AUD_AUDIT_MAX_VALUE);
+        if (s != NULL) {
+            json_array_append_new(list, s);
+            kept++;
+        }
+    }
+    return list;
+}
+
+static json_t *expiry(const aud_result *result)
+{
+    const json_t *exp = result && result->claims ? json_object_get(result->claims, "exp") : NULL;
+
+    if (json_is_integer(exp))
+        return json_integer(json_integer_value(exp));
+    if (json_is_real(exp))
+        return json_real(json_real_value(exp));
+    return json_null();
+}
+
+static json_t *reason_list(const aud_result *result)
+{
+    json_t *list = json_array();
+
+    if (result == NULL || list == NULL)
+        return list;
+    for (int i = AUD_REASON_OK + 1; i < AUD_REASON_COUNT; i++) {
+        if (aud_result_has(result, (aud_reason)i))
+            json_array_append_new(list, json_string(aud_reason_code((aud_reason)i)));
+    }
+    return list;
+}
+
+/* json_object_set_new that tolerates a NULL value (memory exhaustion) by
+ * writing null, so that the record keeps every field. */
+static void put(json_t *obj, const char *key, json_t *value)
+{
+    json_object_set_new(obj, key, value ? value : json_null());
+}
+
+/* Compact output never contains a raw line break (jansson escapes control
+ * characters in strings); ENSURE_ASCII also escapes U+2028/U+2029, which
+ * some viewers treat as line ends. */
+#define AUD_AUDIT_DUMP_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY)
+
+/* The members of obj as JSON text without the enclosing braces. */
+static char *members_text(json_t *obj, size_t *len)
+{
+    char *text = json_dumps(obj, AUD_AUDIT_DUMP_FLAGS);
+    size_t n;
+
+    if (text == NULL)
+        return NULL;
+    n = strlen(text);
+    /* "{...}" -> "..." */
+    memmove(text, text + 1, n - 2);
+    text[n - 2] = '\0';
+    if (len != NULL)
+        *len = n - 2;
+    return text;
+}
+
+char *aud_audit_token_fields(const aud_result *result, size_t *len)
+{
+    const aud_result *r = result;
+    json_t *obj = json_object();
+    char *text;
+
+    if (obj == NULL)
+        return NULL;
+    put(obj, "reasons", reason_list(r));
+    /* Hints are the core's (aud_hints_add) when the embedder asked for
+     * them; the record always has the array. */
+    put(obj, "hints", r && json_is_array(r->hints) ? json_deep_copy(r->hints) : json_array());
+    put(obj, "aud", audiences(r));
+    put(obj, "matched", string_or_null(r ? r->matched_audience : NULL, AUD_AUDIT_MAX_VALUE));
+    put(obj, "iss", member_string(r ? r->claims : NULL, "iss"));
+    put(obj, "sub", member_string(r ? r->claims : NULL, "sub"));
+    put(obj, "client", string_or_null(r ? aud_result_client(r) : NULL, AUD_AUDIT_MAX_VALUE));
+    put(obj, "typ", member_string(r ? r->header : NULL, "typ"));
+    put(obj, "alg", member_string(r ? r->header : NULL, "alg"));
+    put(obj, "kid", member_string(r ? r->header : NULL, "kid"));
+    put(obj, "exp", expiry(r));
+    put(obj, "token_id", r && r->token_id[0] ? json_string(r->token_id) : json_null());
+    text = members_text(obj, len);
+    json_decref(obj);
+    return text;
+}
+
+char *aud_audit_record_with_fields(const aud_audit_request *req, const char *token_fields, size_t *len)
+{
+    char when[64];
+    json_t *obj = json_object(), *rid;
+    char *head, *tail, *line = NULL;
+    size_t head_len = 0, fields_len, tail_len;
+
+    if (obj == NULL || token_fields == NULL) {
+        json_decref(obj);
+        return NULL;
+    }
+    aud_time_format_rfc3339(req->time, when, sizeof when);
+    put(obj, "time", json_string(when));
+    put(obj, "api", string_or_null(req->api, AUD_AUDIT_MAX_VALUE));
+    put(obj, "uri", string_or_null(req->uri, AUD_AUDIT_MAX_URI));
+    put(obj, "method", string_or_null(req->method, AUD_AUDIT_MAX_VALUE));
+    put(obj, "client_ip", string_or_null(req->client_ip, AUD_AUDIT_MAX_VALUE));
+    put(obj, "status", req->status > 0 ? json_integer(req->status) : json_null());
+    put(obj, "mode", string_or_null(req->mode, AUD_AUDIT_MAX_VALUE));
+    put(obj, "decision", string_or_null(req->decision, AUD_AUDIT_MAX_VALUE));
+    head = members_text(obj, &head_len);
+    json_decref(obj);
+    rid = string_or_null(req->request_id, AUD_AUDIT_MAX_VALUE);
+    tail = rid ? json_dumps(rid, AUD_AUDIT_DUMP_FLAGS) : NULL;
+    json_decref(rid);
+    if (head != NULL && tail != NULL) {
+        fields_len = strlen(token_fields);
+        tail_len = strlen(tail);
+        /* "{" head "," fields ",\"request_id\":" tail "}\n" */
+        size_t total = 1 + head_len + 1 + fields_len + 14 + tail_len + 2;
+        line = malloc(total + 1);
+        if (line != NULL) {
+            char *p = line;
+            *p++ = '{';
+            memcpy(p, head, head_len);
+            p += head_len;
+            *p++ = ',';
+            memcpy(p, token_fields, fields_len);
+            p += fields_len;
+            memcpy(p, ",\"request_id\":", 14);
+            p += 14;
+            memcpy(p, tail, tail_len);
+            p += tail_len;
+            *p++ = '}';
+            *p++ = '\n';
+            *p = '\0';
+            if (len != NULL)
+                *len = total;
+        }
+    }
+    free(head);
+    free(tail);
+    return line;
+}
+
+char *aud_audit_record(const aud_result *result, const aud_audit_request *req, size_t *len)
+{
+    char *fields = aud_audit_token_fields(result, NULL);
+    char *line = fields ? aud_audit_record_with_fields(req, fields, len) : NULL;
+
+    free(fields);
+    return line;
+}
+
+/* snprintf-style append: truncates, always terminates, counts the full
+ * length. */
+static void append(char *buf, size_t len, size_t *pos, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (len > 0 && *pos < len - 1) {
+        size_t room = len - 1 - *pos;
+        size_t k = n < room ? n : room;
+        memcpy(buf + *pos, s, k);
+        buf[*pos + k] = '\0';
+    }
+    *pos += n;
+}
+
+size_t aud_audit_reasons_text(const aud_result *result, char *buf, size_t len)
+{
+    size_t pos = 0;
+
+    if (len > 0)
+        buf[0] = '\0';
+    for (int i = AUD_REASON_OK + 1; result != NULL && i < AUD_REASON_COUNT; i++) {
+        if (!aud_result_has(result, (aud_reason)i))
+            continue;
+        if (pos > 0)
+            append(buf, len, &pos, ",");
+        append(buf, len, &pos, aud_reason_code((aud_reason)i));
+    }
+    if (pos == 0)
+        append(buf, len, &pos, aud_reason_code(AUD_REASON_OK));
+    return pos;
+}
+
+char *aud_audit_audiences_json(const aud_result *result)
+{
+    json_t *list = audiences(result);
+    char *text;
+
+    if (list == NULL)
+        return NULL;
+    text = json_dumps(list, AUD_AUDIT_DUMP_FLAGS);
+    json_decref(list);
+    return text;
+}
+
+aud_reason aud_audit_primary_reason(const aud_result *result)
+{
+    /* Server-side problems first, because no token can fix them; then the
+     * order in which a token is checked, so that a forged token is described
+     * as forged rather than by the claims it happens to carry. */
+    static const aud_reason order[] = {
+        AUD_REASON_KEYS_UNAVAILABLE, AUD_REASON_NO_AUDIENCE_CONFIGURED,
+        AUD_REASON_NO_TOKEN,         AUD_REASON_MALFORMED,
+        AUD_REASON_ALG_NOT_ALLOWED,  AUD_REASON_UNKNOWN_KEY,
+        AUD_REASON_BAD_SIGNATURE,    AUD_REASON_CLAIM_INVALID,
+        AUD_REASON_EXPIRED,          AUD_REASON_NOT_YET_VALID,
+        AUD_REASON_ISSUER_MISMATCH,  AUD_REASON_AUD_MISSING,
+        AUD_REASON_AUD_MISMATCH,
+    };
+
+    if (result == NULL)
+        return AUD_REASON_OK;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (aud_result_has(result, order[i]))
+            return order[i];
+    }
+    /* A reason added after this list was written still counts as a failure. */
+    for (int i = AUD_REASON_OK + 1; i < AUD_REASON_COUNT; i++) {
+        if (aud_result_has(result, (aud_reason)i))
+            return (aud_reason)i;
+    }
+    return AUD_REASON_OK;
+}

@@ -1,0 +1,222 @@
+/* The per-process cache of accepted tokens (see aud_token_cache.h). */
+#include "aud_token_cache.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "apr_strings.h"
+#include "apr_thread_mutex.h"
+
+#define N_STRINGS 8
+
+typedef struct entry {
+    struct entry *chain;
+    const void *verifier;
+    const void *user_claim;
+    unsigned char digest[AUD_TC_DIGEST_LEN];
+    double valid_until;
+    /* Offsets into blob, UINT32_MAX for NULL. */
+    uint32_t offset[N_STRINGS];
+    size_t blob_len;
+    char blob[];
+} entry;
+
+static struct {
+    apr_thread_mutex_t *lock;
+    entry **buckets;
+    size_t n_buckets; /* a power of two */
+    entry **ring;     /* insertion order, for first-in-first-out eviction */
+    size_t capacity;
+    size_t next;
+    EVP_MD *sha256;
+} cache;
+
+static const char **member(aud_tc_verdict *v, int i)
+{
+    switch (i) {
+    case 0:
+        return &v->token_fields;
+    case 1:
+        return &v->token_id;
+    case 2:
+        return &v->matched;
+    case 3:
+        return &v->iss;
+    case 4:
+        return &v->sub;
+    case 5:
+        return &v->client;
+    case 6:
+        return &v->scope;
+    default:
+        return &v->user;
+    }
+}
+
+static apr_status_t cache_cleanup(void *data)
+{
+    for (size_t i = 0; cache.ring != NULL && i < cache.capacity; i++)
+        free(cache.ring[i]);
+    free(cache.ring);
+    free(cache.buckets);
+    EVP_MD_free(cache.sha256);
+    memset(&cache, 0, sizeof cache);
+    return APR_SUCCESS;
+}
+
+void aud_tc_init(apr_pool_t *pool, size_t capacity)
+{
+    size_t n = 1;
+
+    cache_cleanup(NULL);
+    if (capacity == 0)
+        return;
+    while (n < capacity)
+        n <<= 1;
+    cache.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    cache.buckets = calloc(n, sizeof *cache.buckets);
+    cache.ring = calloc(capacity, sizeof *cache.ring);
+    if (cache.sha256 == NULL || cache.buckets == NULL || cache.ring == NULL ||
+        apr_thread_mutex_create(&cache.lock, APR_THREAD_MUTEX_DEFAULT, pool) != APR_SUCCESS) {
+        /* No cache is slower, never wrong. */
+        cache_cleanup(NULL);
+        return;
+    }
+    cache.n_buckets = n;
+    cache.capacity = capacity;
+    apr_pool_cleanup_register(pool, NULL, cache_cleanup, apr_pool_cleanup_null);
+}
+
+bool aud_tc_enabled(void)
+{
+    return cache.lock != NULL;
+}
+
+bool aud_tc_digest(const char *token, size_t len, unsigned char digest[AUD_TC_DIGEST_LEN])
+{
+    unsigned int n = 0;
+
+    return cache.sha256 != NULL && EVP_Digest(token, len, digest, &n, cache.sha256, NULL) == 1 &&
+           n == AUD_TC_DIGEST_LEN;
+}
+
+static size_t bucket_of(const unsigned char *digest)
+{
+    size_t h;
+
+    memcpy(&h, digest, sizeof h);
+    return h & (cache.n_buckets - 1);
+}
+
+static entry **find(const void *verifier, const void *user_claim, const unsigned char *digest)
+{
+    entry **slot = &cache.buckets[bucket_of(digest)];
+
+    for (; *slot != NULL; slot = &(*slot)->chain) {
+        const entry *e = *slot;
+        if (e->verifier == verifier && e->user_claim == user_claim &&
+            memcmp(e->digest, digest, AUD_TC_DIGEST_LEN) == 0)
+            return slot;
+    }
+    return NULL;
+}
+
+static void unlink_entry(entry *e)
+{
+    entry **slot = &cache.buckets[bucket_of(e->digest)];
+
+    for (; *slot != NULL; slot = &(*slot)->chain) {
+        if (*slot == e) {
+            *slot = e->chain;
+            return;
+        }
+    }
+}
+
+bool aud_tc_lookup(const void *verifier, const void *user_claim, const unsigned char digest[AUD_TC_DIGEST_LEN],
+                   double now, apr_pool_t *pool, aud_tc_verdict *out)
+{
+    entry **slot;
+    bool hit = false;
+
+    if (cache.lock == NULL || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS)
+        return false;
+    slot = find(verifier, user_claim, digest);
+    /* Expired entries stay until pushed out; they are simply not hits. */
+    if (slot != NULL && now < (*slot)->valid_until) {
+        const entry *e = *slot;
+        /* One copy of the whole blob: the lock is held for a memcpy. */
+        char *blob = apr_pmemdup(pool, e->blob, e->blob_len);
+        for (int i = 0; i < N_STRINGS; i++)
+            *member(out, i) = e->offset[i] == UINT32_MAX ? NULL : blob + e->offset[i];
+        hit = true;
+    }
+    apr_thread_mutex_unlock(cache.lock);
+    return hit;
+}
+
+void aud_tc_insert(const void *verifier, const void *user_claim, const unsigned char digest[AUD_TC_DIGEST_LEN],
+                   double valid_until, const aud_tc_verdict *verdict)
+{
+    aud_tc_verdict v = *verdict;
+    size_t len[N_STRINGS], total = 0;
+    entry *e, *evicted = NULL;
+    char *p;
+
+    if (cache.lock == NULL)
+        return;
+    for (int i = 0; i < N_STRINGS; i++) {
+        const char *s = *member(&v, i);
+        len[i] = s ? strlen(s) + 1 : 0;
+        total += len[i];
+    }
+    if (total > UINT32_MAX / 2)
+        return;
+    e = malloc(sizeof *e + total);
+    if (e == NULL)
+        return;
+    e->chain = NULL;
+    e->verifier = verifier;
+    e->user_claim = user_claim;
+    memcpy(e->digest, digest, AUD_TC_DIGEST_LEN);
+    e->valid_until = valid_until;
+    e->blob_len = total;
+    p = e->blob;
+    for (int i = 0; i < N_STRINGS; i++) {
+        const char *s = *member(&v, i);
+        if (s == NULL) {
+            e->offset[i] = UINT32_MAX;
+            continue;
+        }
+        e->offset[i] = (uint32_t)(p - e->blob);
+        memcpy(p, s, len[i]);
+        p += len[i];
+    }
+
+    if (apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) {
+        free(e);
+        return;
+    }
+    entry **old = find(verifier, user_claim, digest);
+    if (old != NULL) {
+        /* Another thread got there first, or an expired entry for this token
+         * is still here: keep one entry per token, the later expiry. */
+        if ((*old)->valid_until < valid_until)
+            (*old)->valid_until = valid_until;
+        apr_thread_mutex_unlock(cache.lock);
+        free(e);
+        return;
+    }
+    evicted = cache.ring[cache.next];
+    if (evicted != NULL)
+        unlink_entry(evicted);
+    cache.ring[cache.next] = e;
+    cache.next = (cache.next + 1) % cache.capacity;
+    e->chain = cache.buckets[bucket_of(digest)];
+    cache.buckets[bucket_of(digest)] = e;
+    apr_thread_mutex_unlock(cache.lock);
+    free(evicted);
+}

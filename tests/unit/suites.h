@@ -13,5 +13,6 @@ Suite *suite_claims(void);
 Suite *suite_audit(void);
 Suite *suite_hints(void);
 Suite *suite_sources(void);
+Suite *suite_remote(void);
 
 #endif

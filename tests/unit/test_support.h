@@ -67,6 +67,7 @@ char *ts_read_fixture(const char *name, size_t *len);
 /* A test-only private key from tests/unit/fixtures; fails the test when the
  * file does not hold one. */
 EVP_PKEY *ts_load_private_key(const char *fixture_name);
+EVP_PKEY *ts_load_public_key(const char *fixture_name);
 /* The public half of pkey as a JWK (kid omitted when NULL), malloc'd. */
 char *ts_public_jwk(EVP_PKEY *pkey, const char *kid);
 /* {"keys":[jwk1,jwk2,...]} from n JWK texts, malloc'd. */
@@ -85,6 +86,9 @@ typedef struct {
     EVP_PKEY *pkey; /* RS*, PS*, ES*, EdDSA */
     const unsigned char *secret; /* HS* */
     size_t secret_len;
+    /* PS*: 0 for the hash length that RFC 7518 prescribes, else an OpenSSL
+     * salt length (RSA_PSS_SALTLEN_MAX, or a byte count) to sign off-spec. */
+    int pss_saltlen;
 } ts_signer;
 
 /* The JWS signature over input as a verifier expects it (ES*: raw R||S).
@@ -99,6 +103,9 @@ char *ts_mint_n(const ts_signer *signer, const void *header, size_t header_len, 
                 size_t payload_len);
 char *ts_mint_key(EVP_PKEY *pkey, aud_alg alg, const char *header, const char *payload);
 char *ts_mint_hmac(const void *secret, size_t secret_len, aud_alg alg, const char *header, const char *payload);
+/* Signs the two segments exactly as given, so that a test can present
+ * non-canonical base64url under a signature that is valid over it. */
+char *ts_mint_segments(const ts_signer *signer, const char *header_seg, const char *payload_seg);
 /* header.payload.<given signature bytes> */
 char *ts_mint_sig(const char *header, const char *payload, const void *sig, size_t sig_len);
 

@@ -1,0 +1,56 @@
+/* Fetching key documents (a JWKS, an OpenID Connect discovery document) over
+ * HTTP(S) with libcurl, under limits that a hostile or broken server cannot
+ * stretch: a deadline for the whole exchange, a cap on the body, few
+ * redirects, and https everywhere except on the loopback interface. */
+#ifndef AUD_FETCH_H
+#define AUD_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "aud_log.h"
+
+/* A key set is a few kilobytes; anything this large is not one. */
+#define AUD_FETCH_MAX_BODY (1024 * 1024)
+#define AUD_FETCH_MAX_REDIRECTS 3
+#define AUD_FETCH_DEFAULT_TIMEOUT 5.0
+
+typedef struct {
+    /* Seconds for the whole exchange, redirects included; <= 0: the default. */
+    double timeout;
+    /* PEM file of trusted CAs; NULL: the system store. Verification of the
+     * peer and of the host name is always on either way. */
+    const char *ca_file;
+} aud_fetch_options;
+
+typedef struct {
+    char *body; /* NUL-terminated (the NUL is not counted in len); malloc'd */
+    size_t len;
+    /* Cache-Control max-age in seconds; 0 for no-cache or no-store; -1 when
+     * the response says nothing about freshness. */
+    double max_age;
+} aud_fetch_response;
+
+/* Once per process, before threads that fetch exist (the module calls it in
+ * post_config). Safe to call again; returns false if libcurl cannot start. */
+bool aud_fetch_global_init(void);
+
+/* Whether url may be fetched at all: syntax (libcurl's parser), scheme http
+ * or https, https unless the host is loopback (127.0.0.0/8, ::1, localhost),
+ * no user name or password in it. A configuration error when false. */
+bool aud_fetch_url_check(const char *url, aud_error *err);
+
+/* Whether url names a loopback host (http allowed). url must have passed
+ * aud_fetch_url_check. */
+bool aud_fetch_url_is_loopback(const char *url);
+
+/* GET url and hand back a 200 answer's body. Fails (false, reason in err) on
+ * a bad URL, a redirect to a URL that aud_fetch_url_check refuses, more than
+ * AUD_FETCH_MAX_REDIRECTS redirects, a TLS failure, an answer other than
+ * 200, a body over AUD_FETCH_MAX_BODY or when the timeout passes. Thread-safe;
+ * never raises signals. */
+bool aud_fetch_get(const char *url, const aud_fetch_options *options, aud_fetch_response *out, aud_error *err);
+
+void aud_fetch_response_free(aud_fetch_response *response);
+
+#endif

@@ -1,0 +1,268 @@
+/* The strict JSON reader that stands between token bytes and jansson. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "aud_json.h"
+#include "suites.h"
+#include "test_support.h"
+
+static json_t *parse_n(const char *text, size_t len)
+{
+    aud_error err;
+    memset(&err, 0, sizeof err);
+    json_t *j = aud_json_parse_object(text, len, &err);
+    if (j == NULL)
+        ck_assert_msg(err.text[0] != '\0', "refused without saying why: %s", text);
+    return j;
+}
+
+static json_t *accept(const char *text)
+{
+    json_t *j = parse_n(text, strlen(text));
+    ck_assert_msg(j != NULL, "refused: %s", text);
+    ck_assert_msg(json_is_object(j), "not an object: %s", text);
+    return j;
+}
+
+#define refuse_n(text, len)                                                                                \
+    do {                                                                                                   \
+        json_t *refused_ = parse_n((text), (len));                                                         \
+        ck_assert_msg(refused_ == NULL, "accepted: %.*s", (int)(len), (text));                             \
+    } while (0)
+#define refuse(text) refuse_n((text), strlen(text))
+
+/* {"a": followed by depth-1 brackets, so that the whole text nests depth
+ * levels deep counting the outer object. */
+static char *nested(size_t depth, char open, char close)
+{
+    size_t inner = depth - 1;
+    char *s = malloc(inner * 6 + 16);
+    ck_assert_ptr_nonnull(s);
+    char *p = s;
+    memcpy(p, "{\"a\":", 5);
+    p += 5;
+    for (size_t i = 0; i < inner; i++) {
+        if (open == '{') {
+            memcpy(p, "{\"a\":", 5);
+            p += 5;
+        } else {
+            *p++ = open;
+        }
+    }
+    if (open == '{' && inner > 0)
+        *p++ = '1';
+    for (size_t i = 0; i < inner; i++)
+        *p++ = close;
+    if (inner == 0)
+        *p++ = '1';
+    *p++ = '}';
+    *p = '\0';
+    return s;
+}
+
+START_TEST(accepts_objects)
+{
+    json_t *j = accept("{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n \"http://example.com/is_root\":true}");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "iss")), "joe");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "exp")), 1300819380);
+    ck_assert(json_is_true(json_object_get(j, "http://example.com/is_root")));
+    json_decref(j);
+
+    j = accept("{}");
+    ck_assert_uint_eq(json_object_size(j), 0);
+    json_decref(j);
+
+    /* Fractions are legitimate times; big but finite numbers are not an
+     * overflow. */
+    j = accept("{\"exp\":1700000000.5,\"big\":1e300,\"max\":9223372036854775807,\"neg\":-9223372036854775808}");
+    ck_assert(json_is_real(json_object_get(j, "exp")));
+    ck_assert(json_real_value(json_object_get(j, "exp")) == 1700000000.5);
+    json_decref(j);
+
+    /* Escapes that are not NUL, and real UTF-8, pass. */
+    j = accept("{\"s\":\"caf\\u00e9 \\ud83d\\ude00 \xc3\xa9 \xf0\x9f\x98\x80 \\\" \\\\ \\n\"}");
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(honours_length)
+{
+    /* Text after len belongs to somebody else. */
+    const char *text = "{\"a\":1}trailing";
+    json_t *j = parse_n(text, 7);
+    ck_assert_ptr_nonnull(j);
+    json_decref(j);
+    /* And the text need not be NUL-terminated at len. */
+    refuse_n("{\"a\":1}", 6);
+}
+END_TEST
+
+START_TEST(refuses_other_top_levels)
+{
+    refuse("[]");
+    refuse("[{\"a\":1}]");
+    refuse("\"text\"");
+    refuse("1");
+    refuse("1.5");
+    refuse("true");
+    refuse("null");
+    refuse("");
+    refuse("   ");
+    refuse("Payload");
+}
+END_TEST
+
+START_TEST(refuses_duplicate_members)
+{
+    /* jansson would keep the last of two equal names; another library in
+     * the chain might keep the first, and the two would disagree on what the
+     * token says. */
+    refuse("{\"a\":1,\"a\":2}");
+    refuse("{\"a\":1,\"a\":1}");
+    refuse("{\"aud\":\"api://x\",\"sub\":\"s\",\"aud\":\"api://evil\"}");
+    refuse("{\"o\":{\"k\":1,\"k\":2}}");
+    refuse("{\"l\":[{\"k\":1,\"k\":2}]}");
+    /* The same name after unescaping is the same name. */
+    refuse("{\"alg\":\"RS256\",\"\\u0061lg\":\"none\"}");
+    /* Names that merely look alike are different names. */
+    json_t *j = accept("{\"a\":1,\"A\":2,\"a \":3,\"o\":{\"a\":4}}");
+    ck_assert_uint_eq(json_object_size(j), 4);
+    json_decref(j);
+}
+END_TEST
+
+START_TEST(refuses_nul)
+{
+    /* "api://x\u0000.evil" would compare equal to "api://x" in any C code
+     * that later handles it as a C string. */
+    refuse("{\"aud\":\"api://x\\u0000.evil\"}");
+    refuse("{\"iss\":\"\\u0000\"}");
+    refuse("{\"a\\u0000b\":1}");
+    refuse("{\"l\":[\"x\\u0000\"]}");
+    /* A raw NUL byte inside the text is not JSON at all. */
+    refuse_n("{\"a\":\"x\0y\"}", 11);
+    refuse_n("{\"a\":1}\0", 8);
+}
+END_TEST
+
+START_TEST(refuses_overflowing_numbers)
+{
+    refuse("{\"exp\":1e400}");
+    refuse("{\"exp\":-1e400}");
+    refuse("{\"exp\":99999999999999999999999}");
+    refuse("{\"exp\":-99999999999999999999999}");
+    refuse("{\"exp\":9223372036854775808}");
+    refuse("{\"o\":{\"exp\":1e999}}");
+}
+END_TEST
+
+START_TEST(depth_limit_boundary)
+{
+    ck_assert_int_eq(AUD_JSON_MAX_DEPTH, 20);
+    const char brackets[][2] = {{'[', ']'}, {'{', '}'}};
+    for (size_t b = 0; b < 2; b++) {
+        char *ok = nested(AUD_JSON_MAX_DEPTH, brackets[b][0], brackets[b][1]);
+        json_t *j = accept(ok);
+        json_decref(j);
+        free(ok);
+        char *deep = nested(AUD_JSON_MAX_DEPTH + 1, brackets[b][0], brackets[b][1]);
+        refuse(deep);
+        free(deep);
+    }
+}
+END_TEST
+
+START_TEST(depth_limit_far_beyond)
+{
+    /* Deep enough to exhaust the stack of a recursive parser that had no
+     * bound. */
+    char *deep = nested(10000, '[', ']');
+    refuse(deep);
+    free(deep);
+    deep = nested(100000, '{', '}');
+    refuse(deep);
+    free(deep);
+}
+END_TEST
+
+START_TEST(depth_ignores_brackets_in_strings)
+{
+    /* The depth pre-scan must know strings, escaped quotes included, or a
+     * harmless claim would be refused (or a deep one let through). */
+    char text[256];
+    strcpy(text, "{\"s\":\"");
+    for (int i = 0; i < 50; i++)
+        strcat(text, "[{");
+    strcat(text, "\",\"t\":\"\\\"[[[[[[[[[[[[[[[[[[[[[[[[[[\"}");
+    json_t *j = accept(text);
+    json_decref(j);
+
+    /* An escaped backslash does not escape the quote after it: that quote
+     * ends the string, and the brackets after it count. */
+    char *deep = nested(AUD_JSON_MAX_DEPTH + 1, '[', ']');
+    char *tricky = ts_fmt("{\"s\":\"\\\\\",\"d\":%s}", deep);
+    refuse(tricky);
+    free(tricky);
+    free(deep);
+}
+END_TEST
+
+START_TEST(refuses_trailing_data)
+{
+    refuse("{\"a\":1}x");
+    refuse("{\"a\":1}{\"b\":2}");
+    refuse("{\"a\":1},");
+    refuse("{\"a\":1}}");
+    refuse("{\"a\":1}]");
+    refuse("{\"a\":1} 1");
+}
+END_TEST
+
+START_TEST(refuses_broken_json)
+{
+    refuse("{");
+    refuse("{\"a\":}");
+    refuse("{\"a\":1,}");
+    refuse("{'a':1}");
+    refuse("{a:1}");
+    refuse("{\"a\":01}");
+    refuse("{\"a\":NaN}");
+    refuse("{\"a\":Infinity}");
+    refuse("{\"a\":\"unterminated}");
+    refuse("{\"a\":\"\\x41\"}");
+}
+END_TEST
+
+START_TEST(refuses_invalid_utf8)
+{
+    refuse("{\"a\":\"\xff\"}");
+    refuse("{\"a\":\"\xc0\xaf\"}");        /* overlong '/' */
+    refuse("{\"a\":\"\xe0\x80\xaf\"}");    /* overlong, three bytes */
+    refuse("{\"a\":\"\xed\xa0\x80\"}");    /* a surrogate spelled in UTF-8 */
+    refuse("{\"a\":\"\xe2\x82\"}");        /* truncated sequence */
+    refuse("{\"a\":\"\x80\"}");            /* lone continuation byte */
+    refuse("{\"a\":\"\xf4\x90\x80\x80\"}"); /* beyond U+10FFFF */
+    refuse("{\"\xff\":1}");                /* in a name too */
+    refuse("{\"a\":\"\\ud800\"}");         /* lone surrogate escape */
+}
+END_TEST
+
+Suite *suite_json(void)
+{
+    Suite *s = suite_create("json");
+    TCase *tc = tcase_create("json");
+    tcase_add_test(tc, accepts_objects);
+    tcase_add_test(tc, honours_length);
+    tcase_add_test(tc, refuses_other_top_levels);
+    tcase_add_test(tc, refuses_duplicate_members);
+    tcase_add_test(tc, refuses_nul);
+    tcase_add_test(tc, refuses_overflowing_numbers);
+    tcase_add_test(tc, depth_limit_boundary);
+    tcase_add_test(tc, depth_limit_far_beyond);
+    tcase_add_test(tc, depth_ignores_brackets_in_strings);
+    tcase_add_test(tc, refuses_trailing_data);
+    tcase_add_test(tc, refuses_broken_json);
+    tcase_add_test(tc, refuses_invalid_utf8);
+    suite_add_tcase(s, tc);
+    return s;
+}

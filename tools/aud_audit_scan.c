@@ -1,0 +1,817 @@
+/* Reading one audit line.
+ *
+ * The fast scanner is a complete JSON parser for one object per line that
+ * keeps only the members the summary needs and merely validates the rest:
+ * no allocation, no tree, strings decoded only when kept (and then in place
+ * when they carry no escape). It accepts exactly what jansson accepts for
+ * these lines (same refusal of \u0000, lone surrogates, invalid UTF-8,
+ * control characters and trailing garbage; last duplicate member wins), so
+ * that the answer never depends on which parser ran or on the order of the
+ * members; the jansson variant below exists to check that claim. */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aud_audit.h"
+
+typedef struct {
+    const unsigned char *p, *end;
+    char *out; /* next free byte of the scratch buffer */
+    const char *err;
+} cursor;
+
+/* Bytes that end the quick run through a string: the closing quote, an
+ * escape, a control character or the start of a multi-byte sequence. The
+ * subtraction wraps control characters to the top of the range, so one
+ * compare covers both ends. */
+static inline bool string_stop(unsigned char b)
+{
+    return (unsigned char)(b - 0x20) >= 0x60 || b == '"' || b == '\\';
+}
+
+static bool fail(cursor *c, const char *why)
+{
+    if (c->err == NULL)
+        c->err = why;
+    return false;
+}
+
+static inline void skip_ws(cursor *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\r' || *c->p == '\n'))
+        c->p++;
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, const unsigned char *end)
+{
+    unsigned char b = s[0];
+    size_t need;
+    uint32_t cp;
+
+    if (b >= 0xC2 && b <= 0xDF) {
+        need = 2;
+        cp = b & 0x1F;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+        need = 3;
+        cp = b & 0x0F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        need = 4;
+        cp = b & 0x07;
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - s) < need)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return need;
+}
+
+static int hex4(const unsigned char *s)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        int d;
+        unsigned char ch = s[i];
+        if (ch >= '0' && ch <= '9')
+            d = ch - '0';
+        else if (ch >= 'a' && ch <= 'f')
+            d = ch - 'a' + 10;
+        else if (ch >= 'A' && ch <= 'F')
+            d = ch - 'A' + 10;
+        else
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static char *put_utf8(char *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        *o++ = (char)cp;
+    } else if (cp < 0x800) {
+        *o++ = (char)(0xC0 | (cp >> 6));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *o++ = (char)(0xE0 | (cp >> 12));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (char)(0xF0 | (cp >> 18));
+        *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    }
+    return o;
+}
+
+/* c->p is at the opening quote. With dst, the decoded value is stored there
+ * (pointing into the line when it needs no decoding). Every decoded form is
+ * at most as long as its escaped form, so the scratch buffer, as large as
+ * the line, always has room. */
+static bool scan_string(cursor *c, aa_str *dst)
+{
+    const unsigned char *start = ++c->p, *s = start, *end = c->end;
+    char *o;
+
+    while (s < end && !string_stop(*s))
+        s++;
+    if (s >= end)
+        return fail(c, "unterminated string");
+    if (*s == '"') {
+        if (dst != NULL) {
+            dst->p = (const char *)start;
+            dst->n = (size_t)(s - start);
+        }
+        c->p = s + 1;
+        return true;
+    }
+    /* The slow path: escapes, non-ASCII or an error. */
+    o = c->out;
+    if (dst != NULL) {
+        memcpy(o, start, (size_t)(s - start));
+        o += s - start;
+    }
+    while (s < end) {
+        unsigned char b = *s;
+        if (b == '"') {
+            if (dst != NULL) {
+                dst->p = c->out;
+                dst->n = (size_t)(o - c->out);
+                c->out = o;
+            }
+            c->p = s + 1;
+            return true;
+        }
+        if (b < 0x20)
+            return fail(c, "control character in a string");
+        if (b >= 0x80) {
+            size_t n = utf8_len(s, end);
+            if (n == 0)
+                return fail(c, "invalid UTF-8 in a string");
+            if (dst != NULL) {
+                memcpy(o, s, n);
+                o += n;
+            }
+            s += n;
+            continue;
+        }
+        if (b != '\\') {
+            if (dst != NULL)
+                *o++ = (char)b;
+            s++;
+            continue;
+        }
+        if (end - s < 2)
+            return fail(c, "unterminated string");
+        char e = (char)s[1], simple = 0;
+        switch (e) {
+        case '"': simple = '"'; break;
+        case '\\': simple = '\\'; break;
+        case '/': simple = '/'; break;
+        case 'b': simple = '\b'; break;
+        case 'f': simple = '\f'; break;
+        case 'n': simple = '\n'; break;
+        case 'r': simple = '\r'; break;
+        case 't': simple = '\t'; break;
+        case 'u': break;
+        default: return fail(c, "invalid escape in a string");
+        }
+        if (simple) {
+            if (dst != NULL)
+                *o++ = simple;
+            s += 2;
+            continue;
+        }
+        if (end - s < 6)
+            return fail(c, "invalid \\u escape");
+        int hi = hex4(s + 2);
+        if (hi < 0)
+            return fail(c, "invalid \\u escape");
+        uint32_t cp = (uint32_t)hi;
+        s += 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            int lo = (end - s >= 6 && s[0] == '\\' && s[1] == 'u') ? hex4(s + 2) : -1;
+            if (lo < 0xDC00 || lo > 0xDFFF)
+                return fail(c, "lone surrogate in a \\u escape");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
+            s += 6;
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return fail(c, "lone surrogate in a \\u escape");
+        } else if (cp == 0) {
+            return fail(c, "\\u0000 in a string");
+        }
+        if (dst != NULL)
+            o = put_utf8(o, cp);
+    }
+    return fail(c, "unterminated string");
+}
+
+/* jansson refuses integers outside long long and reals that overflow a
+ * double; so must we, or the parsers would disagree on what is malformed.
+ * Only long numbers can, so the common short ones never get here. */
+static bool number_fits(const unsigned char *s, size_t n, bool is_int)
+{
+    char small[512], *buf = n < sizeof small ? small : malloc(n + 1);
+    bool ok;
+
+    if (buf == NULL)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    errno = 0;
+    if (is_int) {
+        (void)strtoll(buf, NULL, 10);
+        ok = errno != ERANGE;
+    } else {
+        double v = strtod(buf, NULL);
+        ok = !((v == HUGE_VAL || v == -HUGE_VAL) && errno == ERANGE);
+    }
+    if (buf != small)
+        free(buf);
+    return ok;
+}
+
+static bool scan_number(cursor *c)
+{
+    const unsigned char *s = c->p, *end = c->end;
+    bool is_int = true, has_exp = false;
+
+    if (s < end && *s == '-')
+        s++;
+    if (s >= end)
+        return fail(c, "invalid number");
+    if (*s == '0') {
+        s++;
+    } else if (*s >= '1' && *s <= '9') {
+        while (s < end && *s >= '0' && *s <= '9')
+            s++;
+    } else {
+        return fail(c, "invalid number");
+    }
+    if (s < end && *s == '.') {
+        is_int = false;
+        s++;
+        if (s >= end || *s < '0' || *s > '9')
+            return fail(c, "invalid number");
+        while (s < end && *s >= '0' && *s <= '9')
+            s++;
+    }
+    if (s < end && (*s == 'e' || *s == 'E')) {
+        is_int = false;
+        has_exp = true;
+        s++;
+        if (s < end && (*s == '+' || *s == '-'))
+            s++;
+        if (s >= end || *s < '0' || *s > '9')
+            return fail(c, "invalid number");
+        while (s < end && *s >= '0' && *s <= '9')
+            s++;
+    }
+    size_t n = (size_t)(s - c->p);
+    if (((is_int && n > 18) || (!is_int && (has_exp || n > 300))) && !number_fits(c->p, n, is_int))
+        return fail(c, is_int ? "integer too big" : "real number overflow");
+    c->p = s;
+    return true;
+}
+
+static bool scan_literal(cursor *c, const char *word, size_t n)
+{
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0)
+        return fail(c, "invalid literal");
+    c->p += n;
+    return true;
+}
+
+static bool skip_value(cursor *c, int depth);
+
+/* Members of an object or elements of an array, c->p just past the opening
+ * bracket; each member's value goes to skip_value. */
+static bool skip_container(cursor *c, int depth, bool object)
+{
+    char close = object ? '}' : ']';
+
+    if (depth >= AA_MAX_DEPTH)
+        return fail(c, "nested too deeply");
+    skip_ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return true;
+    }
+    for (;;) {
+        if (object) {
+            skip_ws(c);
+            if (c->p >= c->end || *c->p != '"')
+                return fail(c, "expected a member name");
+            if (!scan_string(c, NULL))
+                return false;
+            skip_ws(c);
+            if (c->p >= c->end || *c->p != ':')
+                return fail(c, "expected ':'");
+            c->p++;
+        }
+        if (!skip_value(c, depth + 1))
+            return false;
+        skip_ws(c);
+        if (c->p >= c->end)
+            return fail(c, object ? "unterminated object" : "unterminated array");
+        if (*c->p == ',') {
+            c->p++;
+            continue;
+        }
+        if (*c->p == close) {
+            c->p++;
+            return true;
+        }
+        return fail(c, object ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+static bool skip_value(cursor *c, int depth)
+{
+    skip_ws(c);
+    if (c->p >= c->end)
+        return fail(c, "expected a value");
+    switch (*c->p) {
+    case '"': return scan_string(c, NULL);
+    case '{': c->p++; return skip_container(c, depth, true);
+    case '[': c->p++; return skip_container(c, depth, false);
+    case 't': return scan_literal(c, "true", 4);
+    case 'f': return scan_literal(c, "false", 5);
+    case 'n': return scan_literal(c, "null", 4);
+    default:
+        if (*c->p == '-' || (*c->p >= '0' && *c->p <= '9'))
+            return scan_number(c);
+        return fail(c, "expected a value");
+    }
+}
+
+/* A member that should be a string: anything else is skipped and means
+ * "unknown". */
+static bool scan_opt(cursor *c, aa_opt *dst, int depth)
+{
+    if (c->p < c->end && *c->p == '"') {
+        dst->is_str = true;
+        return scan_string(c, &dst->s);
+    }
+    dst->is_str = false;
+    return skip_value(c, depth);
+}
+
+/* An array whose string elements are kept (up to AA_MAX_LIST); other
+ * elements are validated and ignored, as the jansson path does. */
+static bool scan_string_list(cursor *c, aa_str *list, size_t *n, int depth)
+{
+    c->p++;
+    *n = 0;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ']') {
+        c->p++;
+        return true;
+    }
+    for (;;) {
+        skip_ws(c);
+        if (c->p < c->end && *c->p == '"') {
+            aa_str tmp;
+            if (!scan_string(c, *n < AA_MAX_LIST ? &tmp : NULL))
+                return false;
+            if (*n < AA_MAX_LIST)
+                list[(*n)++] = tmp;
+        } else if (!skip_value(c, depth + 1)) {
+            return false;
+        }
+        skip_ws(c);
+        if (c->p >= c->end)
+            return fail(c, "unterminated array");
+        if (*c->p == ',') {
+            c->p++;
+            continue;
+        }
+        if (*c->p == ']') {
+            c->p++;
+            return true;
+        }
+        return fail(c, "expected ',' or ']'");
+    }
+}
+
+/* Decodes a member name; short names are all we compare against, so a name
+ * is decoded only when it has an escape (never in the module's output). */
+static bool scan_name(cursor *c, aa_str *name)
+{
+    return scan_string(c, name);
+}
+
+static bool name_is(const aa_str *name, const char *lit, size_t n)
+{
+    return name->n == n && memcmp(name->p, lit, n) == 0;
+}
+
+/* One hint object: "code" and "text" are kept, the rest skipped. */
+static bool scan_hint(cursor *c, aa_hint *h, bool *usable, int depth)
+{
+    aa_opt code = {0}, text = {0};
+
+    c->p++;
+    if (depth >= AA_MAX_DEPTH)
+        return fail(c, "nested too deeply");
+    skip_ws(c);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        *usable = false;
+        return true;
+    }
+    for (;;) {
+        aa_str name;
+        skip_ws(c);
+        if (c->p >= c->end || *c->p != '"')
+            return fail(c, "expected a member name");
+        if (!scan_name(c, &name))
+            return false;
+        skip_ws(c);
+        if (c->p >= c->end || *c->p != ':')
+            return fail(c, "expected ':'");
+        c->p++;
+        skip_ws(c);
+        if (name_is(&name, "code", 4)) {
+            if (!scan_opt(c, &code, depth + 1))
+                return false;
+        } else if (name_is(&name, "text", 4)) {
+            if (!scan_opt(c, &text, depth + 1))
+                return false;
+        } else if (!skip_value(c, depth + 1)) {
+            return false;
+        }
+        skip_ws(c);
+        if (c->p >= c->end)
+            return fail(c, "unterminated object");
+        if (*c->p == ',') {
+            c->p++;
+            continue;
+        }
+        if (*c->p == '}') {
+            c->p++;
+            break;
+        }
+        return fail(c, "expected ',' or '}'");
+    }
+    *usable = code.is_str;
+    h->code = code.s;
+    h->text = text;
+    return true;
+}
+
+static bool scan_hints(cursor *c, aa_record *r, int depth)
+{
+    c->p++;
+    r->n_hints = 0;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ']') {
+        c->p++;
+        return true;
+    }
+    for (;;) {
+        skip_ws(c);
+        if (c->p < c->end && *c->p == '{') {
+            aa_hint h;
+            bool usable = false;
+            if (!scan_hint(c, &h, &usable, depth + 1))
+                return false;
+            if (usable && r->n_hints < AA_MAX_LIST)
+                r->hints[r->n_hints++] = h;
+        } else if (!skip_value(c, depth + 1)) {
+            return false;
+        }
+        skip_ws(c);
+        if (c->p >= c->end)
+            return fail(c, "unterminated array");
+        if (*c->p == ',') {
+            c->p++;
+            continue;
+        }
+        if (*c->p == ']') {
+            c->p++;
+            return true;
+        }
+        return fail(c, "expected ',' or ']'");
+    }
+}
+
+static void record_reset(aa_record *r)
+{
+    r->time.is_str = r->api.is_str = r->decision.is_str = false;
+    r->mode.is_str = r->client.is_str = r->matched.is_str = false;
+    r->aud_is_list = false;
+    r->n_aud = r->n_reasons = r->n_hints = 0;
+}
+
+static bool scan_member(cursor *c, const aa_str *name, aa_record *r)
+{
+    /* Dispatch on length first: most names are skipped after one compare. */
+    switch (name->n) {
+    case 3:
+        if (name_is(name, "api", 3))
+            return scan_opt(c, &r->api, 1);
+        if (name_is(name, "aud", 3)) {
+            if (c->p < c->end && *c->p == '[') {
+                r->aud_is_list = true;
+                return scan_string_list(c, r->aud, &r->n_aud, 1);
+            }
+            if (c->p < c->end && *c->p == '"') {
+                r->aud_is_list = true;
+                r->n_aud = 1;
+                return scan_string(c, &r->aud[0]);
+            }
+            r->aud_is_list = false;
+            r->n_aud = 0;
+            return skip_value(c, 1);
+        }
+        break;
+    case 4:
+        if (name_is(name, "time", 4))
+            return scan_opt(c, &r->time, 1);
+        if (name_is(name, "mode", 4))
+            return scan_opt(c, &r->mode, 1);
+        break;
+    case 5:
+        if (name_is(name, "hints", 5)) {
+            if (c->p < c->end && *c->p == '[')
+                return scan_hints(c, r, 1);
+            r->n_hints = 0;
+            return skip_value(c, 1);
+        }
+        break;
+    case 6:
+        if (name_is(name, "client", 6))
+            return scan_opt(c, &r->client, 1);
+        break;
+    case 7:
+        if (name_is(name, "matched", 7))
+            return scan_opt(c, &r->matched, 1);
+        if (name_is(name, "reasons", 7)) {
+            if (c->p < c->end && *c->p == '[')
+                return scan_string_list(c, r->reasons, &r->n_reasons, 1);
+            r->n_reasons = 0;
+            return skip_value(c, 1);
+        }
+        break;
+    case 8:
+        if (name_is(name, "decision", 8))
+            return scan_opt(c, &r->decision, 1);
+        break;
+    default: break;
+    }
+    return skip_value(c, 1);
+}
+
+const char *aa_scan_fast(const char *line, size_t len, aa_record *r, char *scratch)
+{
+    cursor c = {(const unsigned char *)line, (const unsigned char *)line + len, scratch, NULL};
+
+    record_reset(r);
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != '{')
+        return "not a JSON object";
+    c.p++;
+    skip_ws(&c);
+    if (c.p < c.end && *c.p == '}') {
+        c.p++;
+    } else {
+        for (;;) {
+            aa_str name;
+            skip_ws(&c);
+            if (c.p >= c.end || *c.p != '"')
+                return c.p >= c.end ? "truncated object" : "expected a member name";
+            if (!scan_name(&c, &name))
+                return c.err;
+            skip_ws(&c);
+            if (c.p >= c.end || *c.p != ':')
+                return c.p >= c.end ? "truncated object" : "expected ':'";
+            c.p++;
+            skip_ws(&c);
+            if (!scan_member(&c, &name, r))
+                return c.err ? c.err : "invalid value";
+            skip_ws(&c);
+            if (c.p >= c.end)
+                return "truncated object";
+            if (*c.p == ',') {
+                c.p++;
+                continue;
+            }
+            if (*c.p == '}') {
+                c.p++;
+                break;
+            }
+            return "expected ',' or '}'";
+        }
+    }
+    skip_ws(&c);
+    if (c.p != c.end)
+        return "text after the object";
+    return NULL;
+}
+
+/* ---- the jansson variant ---- */
+
+static void opt_from(aa_opt *dst, const json_t *v)
+{
+    dst->is_str = json_is_string(v);
+    if (dst->is_str) {
+        dst->s.p = json_string_value(v);
+        dst->s.n = json_string_length(v);
+    }
+}
+
+static void list_from(const json_t *arr, aa_str *list, size_t *n)
+{
+    size_t i;
+    json_t *e;
+
+    *n = 0;
+    json_array_foreach(arr, i, e)
+    {
+        if (json_is_string(e) && *n < AA_MAX_LIST) {
+            list[*n].p = json_string_value(e);
+            list[*n].n = json_string_length(e);
+            (*n)++;
+        }
+    }
+}
+
+const char *aa_scan_jansson(const char *line, size_t len, aa_record *r, void **holder, char *err_buf,
+                            size_t err_len)
+{
+    json_error_t err;
+    json_t *doc = json_loadb(line, len, 0, &err);
+    const json_t *v;
+
+    *holder = NULL;
+    record_reset(r);
+    if (doc == NULL) {
+        snprintf(err_buf, err_len, "%s", err.text);
+        return err_buf;
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return "not a JSON object";
+    }
+    *holder = doc;
+    opt_from(&r->time, json_object_get(doc, "time"));
+    opt_from(&r->api, json_object_get(doc, "api"));
+    opt_from(&r->decision, json_object_get(doc, "decision"));
+    opt_from(&r->mode, json_object_get(doc, "mode"));
+    opt_from(&r->client, json_object_get(doc, "client"));
+    opt_from(&r->matched, json_object_get(doc, "matched"));
+    v = json_object_get(doc, "aud");
+    if (json_is_array(v)) {
+        r->aud_is_list = true;
+        list_from(v, r->aud, &r->n_aud);
+    } else if (json_is_string(v)) {
+        r->aud_is_list = true;
+        r->n_aud = 1;
+        r->aud[0].p = json_string_value(v);
+        r->aud[0].n = json_string_length(v);
+    }
+    v = json_object_get(doc, "reasons");
+    if (json_is_array(v))
+        list_from(v, r->reasons, &r->n_reasons);
+    v = json_object_get(doc, "hints");
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *h;
+        json_array_foreach(v, i, h)
+        {
+            const json_t *code = json_object_get(h, "code");
+            if (!json_is_object(h) || !json_is_string(code) || r->n_hints >= AA_MAX_LIST)
+                continue;
+            aa_hint *dst = &r->hints[r->n_hints++];
+            dst->code.p = json_string_value(code);
+            dst->code.n = json_string_length(code);
+            opt_from(&dst->text, json_object_get(h, "text"));
+        }
+    }
+    return NULL;
+}
+
+void aa_scan_release(void *holder)
+{
+    json_decref((json_t *)holder);
+}
+
+/* ---- time ---- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil reasoning: shift the year to start in March so the leap
+ * day is last). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool digits(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : dim[m - 1];
+}
+
+bool aa_parse_rfc3339(const char *s, size_t n, int64_t *ms_out)
+{
+    int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, off = 0;
+    size_t i;
+
+    if (n < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+        !digits(s + 8, 2, &d))
+        return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+        return false;
+    if (n > 10) {
+        if (n < 20 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2, &h) ||
+            s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
+            return false;
+        /* 60 is a leap second, which counts as the last moment of :59. */
+        if (h > 23 || mi > 59 || sec > 60)
+            return false;
+        i = 19;
+        if (s[i] == '.') {
+            size_t k = ++i;
+            while (i < n && s[i] >= '0' && s[i] <= '9') {
+                if (i - k < 3)
+                    ms = ms * 10 + (s[i] - '0');
+                i++;
+            }
+            if (i == k)
+                return false;
+            for (size_t pad = i - k; pad < 3; pad++)
+                ms *= 10;
+        }
+        if (i >= n)
+            return false;
+        if (s[i] == 'Z' || s[i] == 'z') {
+            i++;
+        } else if (s[i] == '+' || s[i] == '-') {
+            int oh, om;
+            if (n - i < 6 || !digits(s + i + 1, 2, &oh) || s[i + 3] != ':' || !digits(s + i + 4, 2, &om) ||
+                oh > 23 || om > 59)
+                return false;
+            off = (oh * 60 + om) * 60 * (s[i] == '+' ? 1 : -1);
+            i += 6;
+        } else {
+            return false;
+        }
+        if (i != n)
+            return false;
+        if (sec == 60) {
+            sec = 59;
+            ms = 999;
+        }
+    }
+    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - off;
+    *ms_out = secs * 1000 + ms;
+    return true;
+}
+
+void aa_format_ms(int64_t ms, char *buf, size_t len)
+{
+    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    int milli = (int)(ms - secs * 1000);
+    time_t t = (time_t)secs;
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL) {
+        snprintf(buf, len, "(out of range)");
+        return;
+    }
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
+}

@@ -10,7 +10,7 @@
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
 
-#define N_STRINGS 8
+#define N_STRINGS 10
 
 typedef struct entry {
     struct entry *chain;
@@ -51,8 +51,12 @@ static const char **member(aud_tc_verdict *v, int i)
         return &v->client;
     case 6:
         return &v->scope;
-    default:
+    case 7:
         return &v->user;
+    case 8:
+        return &v->hint_codes;
+    default:
+        return &v->hint_text;
     }
 }
 

@@ -32,6 +32,8 @@ typedef struct {
     const char *client;
     const char *scope;
     const char *user;
+    const char *hint_codes; /* "deprecated_audience", for AUD_HINT */
+    const char *hint_text;  /* the first hint's sentence, for AUD_HINT_TEXT */
 } aud_tc_verdict;
 
 /* Sets the cache up for this process, cleared with pool (the child's pool).

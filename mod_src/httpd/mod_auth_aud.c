@@ -44,6 +44,7 @@
 
 #include "aud_alg.h"
 #include "aud_audit.h"
+#include "aud_hint.h"
 #include "aud_key.h"
 #include "aud_log.h"
 #include "aud_result.h"
@@ -58,7 +59,8 @@ module AP_MODULE_DECLARE_DATA auth_aud_module;
  * AUD0002 secret file readable by others        AUD0011 Bearer without keys
  * AUD0003 audit log cannot be opened            AUD0012 verifier cannot be built
  * AUD0004 audit log write failed                AUD0101 token rejected (info)
- * AUD0102 audit mode: would have rejected       AUD0103 token accepted (debug) */
+ * AUD0102 audit mode: would have rejected       AUD0103 token accepted (debug)
+ * AUD0020 start-up lint of a section's settings (warning) */
 
 #define AUD_LEEWAY_MAX 3600.0
 #define AUD_TOKEN_SIZE_MIN 64
@@ -81,6 +83,9 @@ enum aud_mode { AUD_MODE_ENFORCE, AUD_MODE_AUDIT };
  * merged per-request configuration find a verifier built earlier. */
 typedef struct {
     const apr_array_header_t *allow;    /* const char * */
+    /* double, parallel to allow: the end of an AudAllowUntil allowance, or 0
+     * for AudAllow. Set, merged and replaced together with allow. */
+    const apr_array_header_t *allow_until;
     const apr_array_header_t *issuers;  /* const char * */
     const apr_array_header_t *keyfiles; /* aud_keyset * */
     const aud_keyset *secret;
@@ -117,6 +122,17 @@ typedef struct {
     int mode_set;
     const char *user_claim;
     int user_claim_set;
+    int error_detail;
+    int error_detail_set;
+
+    /* Where this section's audiences and keys were configured, and the
+     * section itself: for start-up lint messages and the API's name as other
+     * sections' hints see it. */
+    const char *allow_file;
+    int allow_line;
+    const char *keys_file;
+    int keys_line;
+    const ap_directive_t *section;
 
     /* The verifier for exactly vs, when known without a lookup. */
     const aud_vnode *node;
@@ -155,6 +171,10 @@ typedef struct {
  * parent process reads configuration). */
 static apr_array_header_t *registered_confs;     /* aud_dir_conf * */
 static apr_array_header_t *readable_secrets;     /* const char *: warned at start-up */
+/* Every API on the server as hints see it (aud_api_view), built in
+ * post_config and read-only afterwards: how a refusal can say "this token
+ * was minted for 'Users API'". */
+static apr_array_header_t *api_views;
 
 /* Per process: every verifier in use, a lock-free list (see vcache_insert). */
 static aud_vnode *volatile vcache;
@@ -204,6 +224,7 @@ static void *merge_dir_config(apr_pool_t *p, void *basev, void *addv)
         m->vs.field = add->flag ? add->vs.field : base->vs.field;                               \
     } while (0)
     AUD_MERGE(allow, allow_set);
+    AUD_MERGE(allow_until, allow_set);
     AUD_MERGE(issuers, issuers_set);
     AUD_MERGE(keyfiles, keyfiles_set);
     AUD_MERGE(secret, secret_set);
@@ -219,6 +240,13 @@ static void *merge_dir_config(apr_pool_t *p, void *basev, void *addv)
     m->mode = add->mode_set ? add->mode : base->mode;
     m->user_claim_set = add->user_claim_set || base->user_claim_set;
     m->user_claim = add->user_claim_set ? add->user_claim : base->user_claim;
+    m->error_detail_set = add->error_detail_set || base->error_detail_set;
+    m->error_detail = add->error_detail_set ? add->error_detail : base->error_detail;
+    m->allow_file = add->allow_set ? add->allow_file : base->allow_file;
+    m->allow_line = add->allow_set ? add->allow_line : base->allow_line;
+    m->keys_file = add->keys_file ? add->keys_file : base->keys_file;
+    m->keys_line = add->keys_file ? add->keys_line : base->keys_line;
+    m->section = add->section ? add->section : base->section;
 
     if (!has_vsettings(add)) {
         m->node = base->node;
@@ -281,9 +309,18 @@ static void core_log(void *baton, aud_log_level level, const char *message)
  * that post_config builds its verifier. */
 static void note_vsetting(cmd_parms *cmd, aud_dir_conf *conf)
 {
+    conf->section = cmd->directive->parent;
     if (!conf->registered && registered_confs != NULL) {
         conf->registered = 1;
         APR_ARRAY_PUSH(registered_confs, aud_dir_conf *) = conf;
+    }
+}
+
+static void note_keys(cmd_parms *cmd, aud_dir_conf *conf)
+{
+    if (conf->keys_file == NULL) {
+        conf->keys_file = cmd->directive->filename;
+        conf->keys_line = cmd->directive->line_num;
     }
 }
 
@@ -296,18 +333,84 @@ static apr_array_header_t *own_list(apr_pool_t *p, const apr_array_header_t *lis
     return apr_array_make(p, 2, sizeof(void *));
 }
 
-static const char *set_allow(cmd_parms *cmd, void *cfg, const char *arg)
+/* Adds one audience, allowed for good (until 0) or until a time. The
+ * audience list and its allowance ends start afresh together in each
+ * section. */
+static void add_audience(cmd_parms *cmd, aud_dir_conf *conf, const char *aud, double until)
 {
-    aud_dir_conf *conf = cfg;
-    apr_array_header_t *list;
+    apr_array_header_t *list = own_list(cmd->pool, conf->vs.allow, conf->allow_set);
+    apr_array_header_t *ends = (conf->allow_set && conf->vs.allow_until != NULL)
+                                   ? (apr_array_header_t *)conf->vs.allow_until
+                                   : apr_array_make(cmd->pool, 2, sizeof(double));
 
-    if (*arg == '\0')
-        return "AudAllow: an empty audience can never match a token";
-    list = own_list(cmd->pool, conf->vs.allow, conf->allow_set);
-    APR_ARRAY_PUSH(list, const char *) = arg;
+    APR_ARRAY_PUSH(list, const char *) = aud;
+    APR_ARRAY_PUSH(ends, double) = until;
     conf->vs.allow = list;
+    conf->vs.allow_until = ends;
+    if (!conf->allow_set) {
+        conf->allow_file = cmd->directive->filename;
+        conf->allow_line = cmd->directive->line_num;
+    }
     conf->allow_set = 1;
     note_vsetting(cmd, conf);
+}
+
+static const char *set_allow(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    if (*arg == '\0')
+        return "AudAllow: an empty audience can never match a token";
+    add_audience(cmd, cfg, arg, 0);
+    return NULL;
+}
+
+/* YYYY-MM-DD, a real calendar day; the allowance covers that whole day in
+ * UTC, so it ends at the following midnight. */
+static bool parse_allowance_end(const char *arg, double *end)
+{
+    struct tm tm;
+    int y, m, d;
+    char tail;
+
+    if (strlen(arg) != 10 || sscanf(arg, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || arg[4] != '-' ||
+        arg[7] != '-' || strspn(arg, "0123456789-") != 10)
+        return false;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+    time_t t = timegm(&tm);
+    struct tm back;
+    /* timegm normalises 2026-02-30 to March; a real date survives the
+     * round trip unchanged. */
+    if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL || back.tm_year != y - 1900 || back.tm_mon != m - 1 ||
+        back.tm_mday != d)
+        return false;
+    *end = (double)t + 86400.0;
+    return true;
+}
+
+static const char *set_allow_until(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
+{
+    double end;
+
+    if (argc < 2)
+        return "AudAllowUntil: give a date (YYYY-MM-DD) and at least one audience";
+    if (!parse_allowance_end(argv[0], &end))
+        return apr_psprintf(cmd->pool, "AudAllowUntil: '%s' is not a date in the form YYYY-MM-DD", argv[0]);
+    for (int i = 1; i < argc; i++) {
+        if (*argv[i] == '\0')
+            return "AudAllowUntil: an empty audience can never match a token";
+        add_audience(cmd, cfg, argv[i], end);
+    }
+    return NULL;
+}
+
+static const char *set_error_detail(cmd_parms *cmd, void *cfg, int flag)
+{
+    aud_dir_conf *conf = cfg;
+
+    conf->error_detail = flag;
+    conf->error_detail_set = 1;
     return NULL;
 }
 
@@ -398,6 +501,7 @@ static const char *set_key_file(cmd_parms *cmd, void *cfg, const char *arg)
     APR_ARRAY_PUSH(list, aud_keyset *) = set;
     conf->vs.keyfiles = list;
     conf->keyfiles_set = 1;
+    note_keys(cmd, conf);
     note_vsetting(cmd, conf);
     return NULL;
 }
@@ -417,6 +521,7 @@ static const char *set_secret_file(cmd_parms *cmd, void *cfg, const char *arg)
         APR_ARRAY_PUSH(readable_secrets, const char *) = abs;
     conf->vs.secret = set;
     conf->secret_set = 1;
+    note_keys(cmd, conf);
     note_vsetting(cmd, conf);
     return NULL;
 }
@@ -551,6 +656,10 @@ static const char *set_cache_entries(cmd_parms *cmd, void *cfg, const char *arg)
 static const command_rec auth_aud_cmds[] = {
     AP_INIT_ITERATE("AudAllow", set_allow, NULL, ACCESS_CONF,
                     "the token audiences this location accepts"),
+    AP_INIT_TAKE_ARGV("AudAllowUntil", set_allow_until, NULL, ACCESS_CONF,
+                      "a date (YYYY-MM-DD, UTC) and the audiences accepted until the end of that day"),
+    AP_INIT_FLAG("AudErrorDetail", set_error_detail, NULL, ACCESS_CONF,
+                 "on: tell the client the likely cause of a refusal (pre-production only; default off)"),
     AP_INIT_TAKE1("AudApiName", set_api_name, NULL, ACCESS_CONF,
                   "the API's name in audit records, logs and the realm"),
     AP_INIT_ITERATE("AudIssuer", set_issuer, NULL, ACCESS_CONF, "the accepted token issuers"),
@@ -583,7 +692,7 @@ static double clock_now(void *baton)
 
 static bool vsettings_equal(const aud_vsettings *a, const aud_vsettings *b)
 {
-    return a->allow == b->allow && a->issuers == b->issuers && a->keyfiles == b->keyfiles &&
+    return a->allow == b->allow && a->allow_until == b->allow_until && a->issuers == b->issuers && a->keyfiles == b->keyfiles &&
            a->secret == b->secret && a->algorithms == b->algorithms && a->leeway == b->leeway &&
            a->max_token_size == b->max_token_size;
 }
@@ -631,6 +740,7 @@ static aud_vnode *vnode_build(const aud_vsettings *vs, server_rec *s, aud_error 
     vc.algorithms = vs->algorithms;
     vc.issuers = string_list(vs->issuers, &vc.n_issuers);
     vc.audiences = string_list(vs->allow, &vc.n_audiences);
+    vc.audience_until = vs->allow_until ? (const double *)vs->allow_until->elts : NULL;
     vc.leeway = vs->leeway;
     vc.max_token_size = vs->max_token_size;
     vc.now = clock_now;
@@ -931,6 +1041,46 @@ static const char *pool_copy(apr_pool_t *p, const char *s)
     return s ? apr_pstrdup(p, s) : NULL;
 }
 
+/* Hints at the likely cause, from this API's settings and every other API
+ * on the server. Only refusals need them, and acceptances of an audience
+ * whose allowance is running out; the common acceptance skips the work. */
+static void add_hints(request_rec *r, const aud_dir_conf *conf, const char *api, double now, aud_result *res)
+{
+    aud_api_view self, *others = NULL;
+    size_t n_others = 0;
+
+    if (res->claims == NULL || (aud_result_accepted(res) && res->matched_until == 0))
+        return;
+    self.name = api;
+    self.audiences = string_list(conf->vs.allow, &self.n_audiences);
+    self.issuers = string_list(conf->vs.issuers, &self.n_issuers);
+    if (api_views != NULL && api_views->nelts > 0) {
+        others = apr_palloc(r->pool, sizeof *others * (size_t)api_views->nelts);
+        for (int i = 0; i < api_views->nelts; i++) {
+            const aud_api_view *v = &APR_ARRAY_IDX(api_views, i, aud_api_view);
+            /* This API's own section (and sections inheriting its list). */
+            if (v->audiences != self.audiences)
+                others[n_others++] = *v;
+        }
+    }
+    aud_hint_context ctx = {&self, others, n_others, now};
+    aud_hints_add(res, &ctx);
+}
+
+/* Hint codes joined by "," and the first hint's sentence, for AUD_HINT,
+ * AUD_HINT_TEXT and the log line. */
+static void hint_summary(apr_pool_t *p, const aud_result *res, aud_tc_verdict *v)
+{
+    size_t i;
+    json_t *hint;
+
+    json_array_foreach(res->hints, i, hint) {
+        const char *code = json_string_value(json_object_get(hint, "code"));
+        v->hint_codes = v->hint_codes ? apr_pstrcat(p, v->hint_codes, ",", code, NULL) : apr_pstrdup(p, code);
+    }
+    v->hint_text = pool_copy(p, aud_hints_first_text(res));
+}
+
 /* Everything the request needs from a result, in the request's pool. */
 static bool verdict_from_result(request_rec *r, const aud_dir_conf *conf, const aud_vnode *node,
                                 const aud_result *res, aud_verdict *out)
@@ -946,6 +1096,7 @@ static bool verdict_from_result(request_rec *r, const aud_dir_conf *conf, const 
     out->v.token_fields = apr_pstrdup(r->pool, fields);
     free(fields);
     out->v.token_id = res->token_id[0] ? apr_pstrdup(r->pool, res->token_id) : NULL;
+    hint_summary(r->pool, res, &out->v);
     if (accepted || res->signature_verified)
         out->v.user = pool_copy(r->pool, user_of(conf, res));
     if (accepted) {
@@ -957,6 +1108,10 @@ static bool verdict_from_result(request_rec *r, const aud_dir_conf *conf, const 
         out->v.scope = pool_copy(r->pool, scope_text(r->pool, res));
         /* Accepted means exp is a number the verifier checked. */
         out->valid_until = json_is_number(exp) && node != NULL ? json_number_value(exp) + node->key.leeway : 0;
+        /* An audience allowed only until a date must not outlive its
+         * allowance in the cache. */
+        if (res->matched_until != 0 && res->matched_until < out->valid_until)
+            out->valid_until = res->matched_until;
     } else {
         char *aud = aud_audit_audiences_json(res);
         out->aud_json = aud ? apr_pstrdup(r->pool, aud) : "null";
@@ -967,8 +1122,8 @@ static bool verdict_from_result(request_rec *r, const aud_dir_conf *conf, const 
 
 /* The verdict on a request's credential: from the token cache when this
  * token was accepted before under the same settings, else from the core. */
-static bool decide(request_rec *r, const aud_dir_conf *conf, const aud_vnode *node, enum credential cred,
-                   const char *token, size_t token_len, aud_verdict *out)
+static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, const aud_vnode *node,
+                   enum credential cred, const char *token, size_t token_len, aud_verdict *out)
 {
     unsigned char digest[AUD_TC_DIGEST_LEN];
     bool cacheable = false;
@@ -996,6 +1151,8 @@ static bool decide(request_rec *r, const aud_dir_conf *conf, const aud_vnode *no
         if (res != NULL && node->n_keys == 0 && !aud_result_has(res, AUD_REASON_KEYS_UNAVAILABLE))
             aud_result_add_reason(res, AUD_REASON_KEYS_UNAVAILABLE,
                                   "no AudKeyFile or AudSecretFile applies to this location");
+        if (res != NULL)
+            add_hints(r, conf, api, now, res);
     }
     if (res == NULL)
         return false;
@@ -1004,6 +1161,29 @@ static bool decide(request_rec *r, const aud_dir_conf *conf, const aud_vnode *no
         aud_tc_insert(node, conf->user_claim, digest, out->valid_until, &out->v);
     aud_result_free(res);
     return ok;
+}
+
+/* RFC 6750 section 3 limits error_description to printable ASCII without
+ * '"' and '\\'; a hint quotes token values, so it is folded into that set
+ * rather than escaped. */
+static const char *error_description(apr_pool_t *p, const aud_dir_conf *conf, aud_reason primary,
+                                     const aud_verdict *vd)
+{
+    char *text, *c;
+
+    if (!conf->error_detail || vd->v.hint_text == NULL)
+        return aud_reason_summary(primary);
+    text = apr_pstrcat(p, aud_reason_summary(primary), ": ", vd->v.hint_text, NULL);
+    for (c = text; *c; c++) {
+        unsigned char u = (unsigned char)*c;
+        if (u < 0x20 || u > 0x7e)
+            *c = '?';
+        else if (u == '"')
+            *c = '\'';
+        else if (u == '\\')
+            *c = '/';
+    }
+    return text;
 }
 
 static int authenticate_bearer(request_rec *r)
@@ -1032,7 +1212,7 @@ static int authenticate_bearer(request_rec *r)
     cred = read_credential(apr_table_get(r->headers_in, header_name), &token, &token_len);
     node = verifier_for(r, conf);
 
-    if (!decide(r, conf, node, cred, token, token_len, &vd)) {
+    if (!decide(r, conf, api, node, cred, token, token_len, &vd)) {
         /* Only memory exhaustion gets here; refusing is all that is safe. */
         apr_table_setn(r->err_headers_out, "Retry-After", AUD_RETRY_AFTER);
         return HTTP_SERVICE_UNAVAILABLE;
@@ -1064,6 +1244,8 @@ static int authenticate_bearer(request_rec *r)
     apr_table_setn(r->subprocess_env, "AUD_API", env_value(r->pool, api));
     apr_table_setn(r->subprocess_env, "AUD_DECISION", decision);
     apr_table_setn(r->subprocess_env, "AUD_REASON", apr_pstrdup(r->pool, reasons));
+    set_env(r, "AUD_HINT", vd.v.hint_codes);
+    set_env(r, "AUD_HINT_TEXT", vd.v.hint_text);
     if (accepted) {
         set_env(r, "AUD_AUD", vd.v.matched);
         set_env(r, "AUD_ISS", vd.v.iss);
@@ -1077,11 +1259,17 @@ static int authenticate_bearer(request_rec *r)
 
     if (!accepted) {
         const char *line = apr_pstrcat(r->pool, "api=", api, " aud=", vd.aud_json ? vd.aud_json : "null",
-                                       " reasons=", reasons, " token_id=", vd.v.token_id ? vd.v.token_id : "-",
+                                       " reasons=", reasons, " hints=", vd.v.hint_codes ? vd.v.hint_codes : "-",
+                                       " token_id=", vd.v.token_id ? vd.v.token_id : "-",
+                                       vd.v.hint_text ? " hint: " : "", vd.v.hint_text ? vd.v.hint_text : "",
                                        NULL);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%s: %s",
                       conf->mode == AUD_MODE_AUDIT ? "AUD0102 audit mode, would reject" : "AUD0101 rejected",
                       line);
+    } else if (vd.v.hint_codes != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "AUD0104 accepted with hints: api=%s matched=%s hints=%s "
+                      "token_id=%s hint: %s", api, vd.v.matched ? vd.v.matched : "-", vd.v.hint_codes,
+                      vd.v.token_id ? vd.v.token_id : "-", vd.v.hint_text ? vd.v.hint_text : "");
     } else {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "AUD0103 accepted: api=%s matched=%s", api,
                       vd.v.matched ? vd.v.matched : "-");
@@ -1110,7 +1298,7 @@ static int authenticate_bearer(request_rec *r)
                                  "the Authorization header must carry exactly one bearer token");
         return HTTP_BAD_REQUEST;
     }
-    note_bearer_auth_failure(r, api, "invalid_token", aud_reason_summary(primary));
+    note_bearer_auth_failure(r, api, "invalid_token", error_description(r->pool, conf, primary, &vd));
     return HTTP_UNAUTHORIZED;
 }
 
@@ -1221,6 +1409,86 @@ static int open_audit_logs(apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
+/* ------------------------------------------------ views and start-up lint */
+
+/* The name other sections' hints give this API: AudApiName, else the
+ * section's AuthName (read from the configuration tree, since
+ * mod_authn_core keeps its own per-directory data private), else the path. */
+static const char *section_api_name(apr_pool_t *p, const aud_dir_conf *conf)
+{
+    if (conf->api_name != NULL)
+        return conf->api_name;
+    for (const ap_directive_t *d = conf->section ? conf->section->first_child : NULL; d != NULL; d = d->next) {
+        if (strcasecmp(d->directive, "AuthName") == 0) {
+            const char *args = d->args;
+            const char *name = ap_getword_conf(p, &args);
+            if (*name != '\0')
+                return name;
+        }
+    }
+    return conf->path ? conf->path : "(server)";
+}
+
+static void build_api_views(apr_pool_t *pconf)
+{
+    api_views = apr_array_make(pconf, 8, sizeof(aud_api_view));
+    for (int i = 0; registered_confs != NULL && i < registered_confs->nelts; i++) {
+        const aud_dir_conf *conf = APR_ARRAY_IDX(registered_confs, i, aud_dir_conf *);
+        aud_api_view *v;
+        if (!conf->allow_set || conf->vs.allow == NULL)
+            continue;
+        v = apr_array_push(api_views);
+        v->name = section_api_name(pconf, conf);
+        v->audiences = string_list(conf->vs.allow, &v->n_audiences);
+        v->issuers = string_list(conf->vs.issuers, &v->n_issuers);
+    }
+}
+
+typedef struct {
+    server_rec *s;
+    const char *file;
+    int line;
+    const char *section;
+} lint_place;
+
+static void lint_warn(void *baton, const char *message)
+{
+    const lint_place *at = baton;
+
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, at->s, "AUD0020: %s:%d: in %s: %s", at->file ? at->file : "?",
+                 at->line, at->section, message);
+}
+
+/* Warnings for settings that are legal but probably not what the operator
+ * meant; they name the file and line so that they can be fixed before
+ * go-live. */
+static void lint_configuration(apr_pool_t *p, server_rec *s)
+{
+    double now = (double)apr_time_now() / (double)APR_USEC_PER_SEC;
+
+    for (int i = 0; registered_confs != NULL && i < registered_confs->nelts; i++) {
+        const aud_dir_conf *conf = APR_ARRAY_IDX(registered_confs, i, aud_dir_conf *);
+        const char *where = apr_psprintf(p, "<%s %s>", conf->section ? conf->section->directive + 1 : "Location",
+                                         conf->path ? conf->path : "/");
+        size_t n;
+        if (conf->allow_set && conf->vs.allow != NULL) {
+            lint_place at = {s, conf->allow_file, conf->allow_line, where};
+            const char **values = string_list(conf->vs.allow, &n);
+            aud_lint_audiences(values, n, (const double *)conf->vs.allow_until->elts, now, lint_warn, &at);
+        }
+        if (conf->allow_set && conf->keys_file != NULL && !conf->issuers_set) {
+            lint_place at = {s, conf->keys_file, conf->keys_line, where};
+            lint_warn(&at, "keys but no AudIssuer: a token from any issuer that these keys verify is accepted; "
+                           "name the issuer with AudIssuer");
+        }
+    }
+}
+
+static void hook_test_config(apr_pool_t *pconf, server_rec *s)
+{
+    lint_configuration(pconf, s);
+}
+
 /* ----------------------------------------------------------------- hooks */
 
 static int hook_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -1271,8 +1539,10 @@ static int hook_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
             conf->node = n;
     }
 
+    build_api_views(pconf);
     if (dry_run)
         return OK;
+    lint_configuration(ptemp, s);
     for (int i = 0; readable_secrets != NULL && i < readable_secrets->nelts; i++)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "AUD0002: AudSecretFile %s is readable by group or others; an HMAC secret lets "
@@ -1293,6 +1563,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_child_init(hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_pre_config(hook_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(hook_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_test_config(hook_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(authenticate_bearer, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(hook_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(hook_log_transaction, NULL, NULL, APR_HOOK_MIDDLE);

@@ -21,7 +21,7 @@ def token_id(token):
 
 
 def check_record(rec, *, api="Users API", uri="/users/x", status, decision="reject", mode="enforce", reasons,
-                 token=None, request_id):
+                 token=None, request_id, hints=()):
     assert list(rec) == AUDIT_FIELDS
     assert rec["api"] == api
     assert rec["uri"] == uri
@@ -31,7 +31,7 @@ def check_record(rec, *, api="Users API", uri="/users/x", status, decision="reje
     assert rec["mode"] == mode
     assert rec["decision"] == decision
     assert rec["reasons"] == reasons
-    assert rec["hints"] == []
+    assert [h["code"] for h in rec["hints"]] == list(hints)
     assert rec["request_id"] == request_id
     assert rec["token_id"] == (token_id(token) if token else None)
     # RFC 3339, UTC, milliseconds, and close to now.
@@ -85,6 +85,10 @@ CASES = [
 ]
 
 
+# The hints each case's record carries (test_hints.py covers every hint).
+CASE_HINTS = {"expired": ["expired"], "not_yet_valid": ["not_yet_valid"], "aud_mismatch": ["well_known_resource"]}
+
+
 @pytest.mark.parametrize("name,factory,reasons,description", CASES, ids=[c[0] for c in CASES])
 def test_reason(httpd, mint, name, factory, reasons, description):
     token = factory(mint) if factory else None
@@ -98,7 +102,8 @@ def test_reason(httpd, mint, name, factory, reasons, description):
         # response names must be there.
         reasons = rec["reasons"]
         assert {"malformed", "alg_not_allowed"} & set(reasons), reasons
-    check_record(rec, status=401, reasons=reasons, token=token, request_id=r.request_id)
+    check_record(rec, status=401, reasons=reasons, token=token, request_id=r.request_id,
+                 hints=CASE_HINTS.get(name, []))
     check_rejection_env(r, "Users API", reasons)
     check_info_line(httpd, offset, "Users API", reasons, token)
     if token:

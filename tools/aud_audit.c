@@ -4,7 +4,7 @@
  *
  * Input is cut into chunks of whole lines that worker threads parse and
  * count into their own tables, merged at the end. The main thread only
- * maps or reads (and inflates) the input and collects per-chunk results in
+ * reads (and inflates) the input and collects per-chunk results in
  * input order, which is what lets malformed lines be reported with their
  * file and line number although they were found in parallel. A fixed ring
  * of chunk slots bounds what is in flight, so memory depends on the number
@@ -16,7 +16,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -327,6 +326,9 @@ static void parse_options(int argc, char **argv, options *o)
     }
     if (o->text_given && o->mode_given)
         usage_error("--text cannot be combined with --%s", o->mode == OUT_JSON ? "json" : "suggest");
+    if (o->html_path != NULL && strcmp(o->html_path, "-") == 0 && (o->text_given || o->mode_given))
+        usage_error("--html - writes to standard output, which --%s also needs",
+                    o->text_given ? "text" : o->mode == OUT_JSON ? "json" : "suggest");
     o->files = (const char **)(argv + optind);
     o->n_files = (size_t)(argc - optind);
 }
@@ -348,18 +350,12 @@ typedef struct {
     size_t len;
     char *own; /* buffer for streamed input */
     size_t own_cap;
-    bool too_long;     /* stands for one line that exceeded AA_MAX_LINE */
-    bool last_of_file; /* the mapping can go once this is consumed */
+    bool too_long; /* stands for one line that exceeded AA_MAX_LINE */
     /* Results. */
     uint64_t lines, records, malformed, blank, filtered;
     size_t n_bad;
     chunk_bad bad[AA_MAX_BAD_EXAMPLES];
 } slot;
-
-typedef struct {
-    void *map;
-    size_t map_len;
-} file_map;
 
 typedef struct pipeline {
     pthread_mutex_t mu;
@@ -372,7 +368,6 @@ typedef struct pipeline {
     bool use_jansson;
     /* Consumer side (main thread). */
     aa_file_stat *files;
-    file_map *maps;
     aa_bad_line bad[AA_MAX_BAD_EXAMPLES];
     size_t n_bad;
 } pipeline;
@@ -515,19 +510,6 @@ static void consume_locked(pipeline *pl)
         f->malformed += s->malformed;
         f->blank += s->blank;
         f->filtered += s->filtered;
-        if (s->own == NULL && s->len > 0) {
-            /* Mapped input that has been read: let the kernel drop it from
-             * our resident set, so a large log is not held in memory. */
-            long page = sysconf(_SC_PAGESIZE);
-            uintptr_t a = ((uintptr_t)s->data + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-            uintptr_t e = ((uintptr_t)s->data + s->len) & ~((uintptr_t)page - 1);
-            if (e > a)
-                madvise((void *)a, e - a, MADV_DONTNEED);
-        }
-        if (s->last_of_file && pl->maps[s->file].map != NULL) {
-            munmap(pl->maps[s->file].map, pl->maps[s->file].map_len);
-            pl->maps[s->file].map = NULL;
-        }
         s->state = SLOT_FREE;
         pl->next_consume++;
     }
@@ -546,7 +528,6 @@ static slot *acquire_slot(pipeline *pl)
     }
     pthread_mutex_unlock(&pl->mu);
     s->too_long = false;
-    s->last_of_file = false;
     return s;
 }
 
@@ -558,20 +539,6 @@ static void submit_slot(pipeline *pl, slot *s, size_t file)
     s->state = SLOT_READY;
     pthread_cond_broadcast(&pl->work);
     pthread_mutex_unlock(&pl->mu);
-}
-
-static void submit_mapped(pipeline *pl, size_t file, const char *data, size_t len, bool last)
-{
-    slot *s = acquire_slot(pl);
-    s->data = data;
-    s->len = len;
-    s->last_of_file = last;
-    if (s->own) {
-        free(s->own);
-        s->own = NULL;
-        s->own_cap = 0;
-    }
-    submit_slot(pl, s, file);
 }
 
 /* max_len: the largest chunk the caller can hand over. Buffers are made
@@ -840,44 +807,26 @@ static void read_stream(pipeline *pl, size_t file, int fd, size_t chunk)
     reader_close(&r);
 }
 
+/* Every input goes through read(), files included: a mapping would fault
+ * (SIGBUS) if a live log were truncated under us by a copytruncate
+ * rotation, and reading costs no more than mapping here. */
 static void read_file(pipeline *pl, size_t file, const char *path, size_t chunk)
 {
     aa_file_stat *f = &pl->files[file];
     bool is_stdin = strcmp(path, "-") == 0;
     int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    unsigned char magic[2];
 
     if (fd < 0) {
         input_error(f, strerror(errno));
         return;
     }
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd, &st) != 0)
         input_error(f, strerror(errno));
-    } else if (S_ISDIR(st.st_mode)) {
+    else if (S_ISDIR(st.st_mode))
         input_error(f, "is a directory");
-    } else if (S_ISREG(st.st_mode) && st.st_size == 0) {
-        /* Nothing to read; an empty log is not an error. */
-    } else if (S_ISREG(st.st_mode) && !(pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) &&
-               lseek(fd, 0, SEEK_CUR) == 0) {
-        size_t len = (size_t)st.st_size;
-        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            read_stream(pl, file, fd, chunk);
-        } else {
-            madvise(map, len, MADV_SEQUENTIAL);
-            pl->maps[file].map = map;
-            pl->maps[file].map_len = len;
-            const char *p = map, *end = p + len;
-            while (p < end) {
-                const char *e = chunk_end(p, end, chunk);
-                submit_mapped(pl, file, p, (size_t)(e - p), e == end);
-                p = e;
-            }
-        }
-    } else {
+    else
         read_stream(pl, file, fd, chunk);
-    }
     if (!is_stdin)
         close(fd);
 }
@@ -938,7 +887,6 @@ int main(int argc, char **argv)
     pl.filter = &filter;
     pl.use_jansson = o.use_jansson;
     pl.files = xcalloc(o.n_files, sizeof *pl.files);
-    pl.maps = xcalloc(o.n_files, sizeof *pl.maps);
     for (size_t i = 0; i < o.n_files; i++)
         pl.files[i].name = strcmp(o.files[i], "-") == 0 ? "(standard input)" : o.files[i];
 
@@ -984,8 +932,6 @@ int main(int argc, char **argv)
         ctx.filtered += pl.files[i].filtered;
         if (pl.files[i].read_error)
             status = EXIT_INPUT;
-        if (pl.maps[i].map != NULL)
-            munmap(pl.maps[i].map, pl.maps[i].map_len);
     }
     ctx.n_bad = pl.n_bad;
     ctx.bad = pl.bad;
@@ -1029,7 +975,6 @@ int main(int argc, char **argv)
     for (size_t s = 0; s < pl.n_slots; s++)
         free(pl.slots[s].own);
     free(pl.slots);
-    free(pl.maps);
     free(pl.files);
     free(workers);
     free(o.apis);

@@ -207,7 +207,6 @@ void aa_summary_free(aa_summary *s);
 
 /* Iterates over the elements of an 'A' value: *pos starts at 1. */
 bool aa_list_next(aa_val list, uint32_t *pos, aa_str *elem);
-size_t aa_list_len(aa_val list);
 
 /* ---- aud_audit_out.c ---- */
 
@@ -228,9 +227,6 @@ typedef struct {
 /* Everything a report shows besides the summary itself. */
 typedef struct {
     const aa_filter *filter;
-    const char *since_arg, *until_arg;
-    const char *const *decision_names;
-    size_t n_decision_names;
     size_t n_files;
     const aa_file_stat *files;
     uint64_t lines, records, malformed, blank, filtered;

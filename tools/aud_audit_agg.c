@@ -49,6 +49,19 @@ static void *xrealloc(void *p, size_t n)
     return p;
 }
 
+/* Room for one more element in an array holding n: the capacity is
+ * implied (the next power of two), so the lists need no capacity field, and
+ * growing by doubling keeps long lists (hint texts name clients, which
+ * tokens choose) from being copied once per element. */
+static void *grow(void *p, size_t n, size_t size)
+{
+    if (n == 0)
+        return xrealloc(p, size);
+    if ((n & (n - 1)) == 0)
+        return xrealloc(p, 2 * n * size);
+    return p;
+}
+
 /* A multiply-xorshift hash, eight bytes at a time: values are short and
  * hashed several times per line, so this is on the hot path. */
 static uint64_t hash_bytes(const void *data, size_t n)
@@ -388,16 +401,6 @@ bool aa_list_next(aa_val list, uint32_t *pos, aa_str *elem)
     return true;
 }
 
-size_t aa_list_len(aa_val list)
-{
-    uint32_t pos = 1;
-    aa_str e;
-    size_t n = 0;
-    while (aa_list_next(list, &pos, &e))
-        n++;
-    return n;
-}
-
 static int decision_of(const aa_opt *d)
 {
     if (!d->is_str)
@@ -616,7 +619,7 @@ static void vcount_add(aa_vcount **list, size_t *n, aa_val v, uint64_t count)
             return;
         }
     }
-    *list = xrealloc(*list, (*n + 1) * sizeof **list);
+    *list = grow(*list, *n, sizeof **list);
     (*list)[*n].v = v;
     (*list)[*n].n = count;
     (*n)++;
@@ -717,7 +720,7 @@ static void build_hint_list(const aa_agg *a, const hint_row *r, size_t n, aa_hin
 {
     for (size_t i = 0; i < n; i++) {
         if (i == 0 || r[i].code != r[i - 1].code) {
-            *list = xrealloc(*list, (*count + 1) * sizeof **list);
+            *list = grow(*list, *count, sizeof **list);
             aa_hint_sum *h = &(*list)[(*count)++];
             memset(h, 0, sizeof *h);
             h->code = a->strings.vals[r[i].code];
@@ -725,7 +728,7 @@ static void build_hint_list(const aa_agg *a, const hint_row *r, size_t n, aa_hin
         aa_hint_sum *h = &(*list)[*count - 1];
         h->n += r[i].n;
         if (h->n_texts == 0 || r[i].text != r[i - 1].text || r[i].code != r[i - 1].code) {
-            h->texts = xrealloc(h->texts, (h->n_texts + 1) * sizeof *h->texts);
+            h->texts = grow(h->texts, h->n_texts, sizeof *h->texts);
             h->texts[h->n_texts].text = a->strings.vals[r[i].text];
             h->texts[h->n_texts].n = 0;
             h->n_texts++;
@@ -817,7 +820,7 @@ aa_summary *aa_summary_build(aa_agg *a)
             size_t aend = q;
             while (aend < end && rows[aend].k.aud == rows[q].k.aud)
                 aend++;
-            api->auds = xrealloc(api->auds, (api->n_auds + 1) * sizeof *api->auds);
+            api->auds = grow(api->auds, api->n_auds, sizeof *api->auds);
             aa_aud_sum *au = &api->auds[api->n_auds++];
             memset(au, 0, sizeof *au);
             au->aud = a->strings.vals[rows[q].k.aud];
@@ -857,7 +860,7 @@ aa_summary *aa_summary_build(aa_agg *a)
                     vcount_add(&api->reasons, &api->n_reasons, a->strings.vals[id], cnt);
                 }
                 if (c == q || row->k.client != rows[c - 1].k.client) {
-                    au->clients = xrealloc(au->clients, (au->n_clients + 1) * sizeof *au->clients);
+                    au->clients = grow(au->clients, au->n_clients, sizeof *au->clients);
                     memset(&au->clients[au->n_clients], 0, sizeof *au->clients);
                     au->clients[au->n_clients].client = a->strings.vals[row->k.client];
                     au->clients[au->n_clients].id = row->k.client;
@@ -950,7 +953,7 @@ aa_summary *aa_summary_build(aa_agg *a)
         memcpy(&bv, s + sizeof bk, sizeof bv);
         aa_api_sum *api = &sum->apis[rank[bk.api]];
         int64_t start = floor_div(bk.hour * 3600000, api->bucket_ms) * api->bucket_ms;
-        api->buckets = xrealloc(api->buckets, (api->n_buckets + 1) * sizeof *api->buckets);
+        api->buckets = grow(api->buckets, api->n_buckets, sizeof *api->buckets);
         api->buckets[api->n_buckets].start_ms = start;
         memcpy(api->buckets[api->n_buckets].n, bv.n, sizeof bv.n);
         api->n_buckets++;

@@ -6,7 +6,6 @@
  * output escapes markup, and the suggestions never emit a configuration
  * line that Apache would read differently from what is printed. */
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,38 @@ static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, c
 {
     if (n > 1)
         qsort(base, n, size, cmp);
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629), 0 when invalid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned char b = s[0];
+    size_t need;
+    uint32_t cp;
+
+    if (b >= 0xC2 && b <= 0xDF) {
+        need = 2;
+        cp = b & 0x1F;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+        need = 3;
+        cp = b & 0x0F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        need = 4;
+        cp = b & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < need)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return need;
 }
 
 /* ---- a growable string ---- */
@@ -677,231 +708,431 @@ int aa_report_suggest(FILE *out, const aa_summary *s, const aa_report_ctx *c)
     return ferror(out) ? -1 : 0;
 }
 
-/* ---- JSON ---- */
+/* ---- JSON ----
+ *
+ * Written as it goes rather than built as a jansson tree: with many
+ * distinct clients (which tokens choose) a tree costs gigabytes, while
+ * streaming costs nothing beyond the summary itself. */
 
-static json_t *jval(aa_val v)
+#define JW_MAX_DEPTH 16
+
+typedef struct {
+    FILE *out;
+    int depth;
+    bool has_items[JW_MAX_DEPTH]; /* per open container: something written */
+    bool after_key;
+} jw;
+
+static void jw_indent(jw *w)
 {
-    if (is_null(v))
-        return json_null();
-    if (v.p[0] == 'S')
-        return json_stringn((const char *)v.p + 1, v.n - 1);
-    json_t *arr = json_array();
-    uint32_t pos = 1;
-    aa_str e;
-    while (aa_list_next(v, &pos, &e))
-        json_array_append_new(arr, json_stringn(e.p, e.n));
-    return arr;
+    putc_unlocked('\n', w->out);
+    for (int i = 0; i < w->depth; i++)
+        fputs_unlocked("  ", w->out);
 }
 
-/* Command-line text (file names, filter values) need not be UTF-8, which
- * jansson refuses; invalid bytes become U+FFFD rather than dropping the
- * member. */
-static json_t *jlossy(const char *s)
+/* Before any value or key: the comma and the line break it needs. */
+static void jw_item(jw *w)
 {
-    json_t *v = json_string(s);
-    if (v != NULL)
-        return v;
-    sbuf b = {0};
+    if (w->after_key) {
+        w->after_key = false;
+        return;
+    }
+    if (w->depth == 0)
+        return;
+    if (w->has_items[w->depth - 1])
+        putc_unlocked(',', w->out);
+    w->has_items[w->depth - 1] = true;
+    jw_indent(w);
+}
+
+static void jw_open(jw *w, char bracket)
+{
+    jw_item(w);
+    putc_unlocked(bracket, w->out);
+    w->has_items[w->depth++] = false;
+}
+
+static void jw_close(jw *w, char bracket)
+{
+    bool had = w->has_items[--w->depth];
+    if (had)
+        jw_indent(w);
+    putc_unlocked(bracket, w->out);
+}
+
+/* A JSON string from bytes: quotes, backslashes and control characters
+ * escaped; bytes that are not UTF-8 (possible only in file names and
+ * arguments, never in values the scanner decoded) become U+FFFD. */
+static void jw_bytes(jw *w, const char *s, size_t n)
+{
     const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        if (*p < 0x80) {
-            sb_putn(&b, (const char *)p, 1);
-            p++;
-            continue;
-        }
-        size_t n = 0;
-        if (*p >= 0xC2 && *p <= 0xDF)
-            n = 2;
-        else if (*p >= 0xE0 && *p <= 0xEF)
-            n = 3;
-        else if (*p >= 0xF0 && *p <= 0xF4)
-            n = 4;
-        size_t k = 1;
-        while (n && k < n && (p[k] & 0xC0) == 0x80)
-            k++;
-        json_t *probe = n && k == n ? json_stringn((const char *)p, n) : NULL;
-        if (probe != NULL) {
-            sb_putn(&b, (const char *)p, n);
-            json_decref(probe);
-            p += n;
+    FILE *out = w->out;
+
+    putc_unlocked('"', out);
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = p[i];
+        if (ch == '"' || ch == '\\') {
+            putc_unlocked('\\', out);
+            putc_unlocked(ch, out);
+            i++;
+        } else if (ch < 0x20) {
+            switch (ch) {
+            case '\b': fputs_unlocked("\\b", out); break;
+            case '\f': fputs_unlocked("\\f", out); break;
+            case '\n': fputs_unlocked("\\n", out); break;
+            case '\r': fputs_unlocked("\\r", out); break;
+            case '\t': fputs_unlocked("\\t", out); break;
+            default: fprintf(out, "\\u%04x", ch);
+            }
+            i++;
+        } else if (ch < 0x80) {
+            putc_unlocked(ch, out);
+            i++;
         } else {
-            sb_puts(&b, "\xEF\xBF\xBD");
-            p++;
+            size_t k = utf8_seq_len(p + i, n - i);
+            if (k == 0) {
+                fputs_unlocked("\xEF\xBF\xBD", out);
+                i++;
+            } else {
+                fwrite_unlocked(p + i, 1, k, out);
+                i += k;
+            }
         }
     }
-    v = json_string(b.p ? b.p : "");
-    free(b.p);
-    return v ? v : json_null();
+    putc_unlocked('"', out);
 }
 
-static json_t *jtime(int64_t ms)
+static void jw_key(jw *w, const char *key)
+{
+    jw_item(w);
+    jw_bytes(w, key, strlen(key));
+    fputs_unlocked(": ", w->out);
+    w->after_key = true;
+}
+
+static void jw_str(jw *w, const char *s)
+{
+    jw_item(w);
+    jw_bytes(w, s, strlen(s));
+}
+
+static void jw_null(jw *w)
+{
+    jw_item(w);
+    fputs_unlocked("null", w->out);
+}
+
+static void jw_bool(jw *w, bool v)
+{
+    jw_item(w);
+    fputs_unlocked(v ? "true" : "false", w->out);
+}
+
+static void jw_uint(jw *w, uint64_t v)
+{
+    char digits[24];
+    size_t i = sizeof digits;
+    jw_item(w);
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    fwrite_unlocked(digits + i, 1, sizeof digits - i, w->out);
+}
+
+/* A value: a string, a list of strings, or null. */
+static void jw_val(jw *w, aa_val v)
+{
+    if (is_null(v)) {
+        jw_null(w);
+    } else if (v.p[0] == 'S') {
+        jw_item(w);
+        jw_bytes(w, (const char *)v.p + 1, v.n - 1);
+    } else {
+        uint32_t pos = 1;
+        aa_str e;
+        jw_open(w, '[');
+        while (aa_list_next(v, &pos, &e)) {
+            jw_item(w);
+            jw_bytes(w, e.p, e.n);
+        }
+        jw_close(w, ']');
+    }
+}
+
+static void jw_time(jw *w, int64_t ms)
 {
     char t[64];
     aa_format_ms(ms, t, sizeof t);
-    return json_string(t);
+    jw_str(w, t);
 }
 
-static void jcounts(json_t *o, const uint64_t n[AA_NDECISIONS])
+static void jw_kuint(jw *w, const char *key, uint64_t v)
 {
-    json_object_set_new(o, "requests", json_integer((json_int_t)(n[0] + n[1] + n[2])));
+    jw_key(w, key);
+    jw_uint(w, v);
+}
+
+static void jw_counts(jw *w, const uint64_t n[AA_NDECISIONS])
+{
+    jw_kuint(w, "requests", n[0] + n[1] + n[2]);
     for (int d = 0; d < AA_NDECISIONS; d++)
-        json_object_set_new(o, aa_decision_names[d], json_integer((json_int_t)n[d]));
+        jw_kuint(w, aa_decision_names[d], n[d]);
 }
 
-static json_t *jreasons(const aa_vcount *r, size_t n)
+static void jw_reasons(jw *w, const char *key, const aa_vcount *r, size_t n)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:o,s:I}", "reason", jval(r[i].v), "count", (json_int_t)r[i].n));
-    return arr;
-}
-
-static json_t *jhints(const aa_hint_sum *h, size_t n)
-{
-    json_t *arr = json_array();
+    jw_key(w, key);
+    jw_open(w, '[');
     for (size_t i = 0; i < n; i++) {
-        json_t *texts = json_array();
-        for (size_t x = 0; x < h[i].n_texts; x++)
-            json_array_append_new(texts, json_pack("{s:o,s:I}", "text", jval(h[i].texts[x].text), "count",
-                                                   (json_int_t)h[i].texts[x].n));
-        json_array_append_new(arr, json_pack("{s:o,s:I,s:o}", "code", jval(h[i].code), "count", (json_int_t)h[i].n,
-                                             "texts", texts));
+        jw_open(w, '{');
+        jw_key(w, "reason");
+        jw_val(w, r[i].v);
+        jw_kuint(w, "count", r[i].n);
+        jw_close(w, '}');
     }
-    return arr;
+    jw_close(w, ']');
 }
 
-static json_t *japi(const aa_api_sum *api)
+static void jw_hints(jw *w, const char *key, const aa_hint_sum *h, size_t n)
 {
-    json_t *o = json_object(), *modes = json_array(), *auds = json_array();
+    jw_key(w, key);
+    jw_open(w, '[');
+    for (size_t i = 0; i < n; i++) {
+        jw_open(w, '{');
+        jw_key(w, "code");
+        jw_val(w, h[i].code);
+        jw_kuint(w, "count", h[i].n);
+        jw_key(w, "texts");
+        jw_open(w, '[');
+        for (size_t x = 0; x < h[i].n_texts; x++) {
+            jw_open(w, '{');
+            jw_key(w, "text");
+            jw_val(w, h[i].texts[x].text);
+            jw_kuint(w, "count", h[i].texts[x].n);
+            jw_close(w, '}');
+        }
+        jw_close(w, ']');
+        jw_close(w, '}');
+    }
+    jw_close(w, ']');
+}
+
+static void jw_api(jw *w, const aa_api_sum *api)
+{
     static const char *const mode_names[] = {"enforce", "audit", "other"};
 
-    json_object_set_new(o, "api", jval(api->api));
+    jw_open(w, '{');
+    jw_key(w, "api");
+    jw_val(w, api->api);
+    jw_key(w, "modes");
+    jw_open(w, '[');
     for (int m = 0; m < 3; m++) {
         if (api->modes & (1u << m))
-            json_array_append_new(modes, json_string(mode_names[m]));
+            jw_str(w, mode_names[m]);
     }
-    json_object_set_new(o, "modes", modes);
-    json_object_set_new(o, "first", jtime(api->first_ms));
-    json_object_set_new(o, "last", jtime(api->last_ms));
-    jcounts(o, api->n);
+    jw_close(w, ']');
+    jw_key(w, "first");
+    jw_time(w, api->first_ms);
+    jw_key(w, "last");
+    jw_time(w, api->last_ms);
+    jw_counts(w, api->n);
+
+    jw_key(w, "audiences");
+    jw_open(w, '[');
     for (size_t z = 0; z < api->n_auds; z++) {
         const aa_aud_sum *au = &api->auds[z];
-        json_t *a = json_object(), *matched = json_array(), *clients = json_array();
-        json_object_set_new(a, "aud", jval(au->aud));
-        json_object_set_new(a, "allowed", json_boolean(au->allowed));
-        for (size_t m = 0; m < au->n_matched; m++)
-            json_array_append_new(matched, json_pack("{s:o,s:I}", "audience", jval(au->matched[m].v), "requests",
-                                                     (json_int_t)au->matched[m].n));
-        json_object_set_new(a, "matched", matched);
-        jcounts(a, au->n);
-        json_object_set_new(a, "reasons", jreasons(au->reasons, au->n_reasons));
-        json_object_set_new(a, "hints", jhints(au->hints, au->n_hints));
-        for (size_t k = 0; k < au->n_clients; k++) {
-            json_t *cl = json_object();
-            json_object_set_new(cl, "client", jval(au->clients[k].client));
-            jcounts(cl, au->clients[k].n);
-            json_object_set_new(cl, "reasons", jreasons(au->clients[k].reasons, au->clients[k].n_reasons));
-            json_object_set_new(cl, "hints", jhints(au->clients[k].hints, au->clients[k].n_hints));
-            json_array_append_new(clients, cl);
+        jw_open(w, '{');
+        jw_key(w, "aud");
+        jw_val(w, au->aud);
+        jw_key(w, "allowed");
+        jw_bool(w, au->allowed);
+        jw_key(w, "matched");
+        jw_open(w, '[');
+        for (size_t m = 0; m < au->n_matched; m++) {
+            jw_open(w, '{');
+            jw_key(w, "audience");
+            jw_val(w, au->matched[m].v);
+            jw_kuint(w, "requests", au->matched[m].n);
+            jw_close(w, '}');
         }
-        json_object_set_new(a, "clients", clients);
-        json_array_append_new(auds, a);
+        jw_close(w, ']');
+        jw_counts(w, au->n);
+        jw_reasons(w, "reasons", au->reasons, au->n_reasons);
+        jw_hints(w, "hints", au->hints, au->n_hints);
+        jw_key(w, "clients");
+        jw_open(w, '[');
+        for (size_t k = 0; k < au->n_clients; k++) {
+            const aa_client_sum *cl = &au->clients[k];
+            jw_open(w, '{');
+            jw_key(w, "client");
+            jw_val(w, cl->client);
+            jw_counts(w, cl->n);
+            jw_reasons(w, "reasons", cl->reasons, cl->n_reasons);
+            jw_hints(w, "hints", cl->hints, cl->n_hints);
+            jw_close(w, '}');
+        }
+        jw_close(w, ']');
+        jw_close(w, '}');
     }
-    json_object_set_new(o, "audiences", auds);
-    json_object_set_new(o, "reasons", jreasons(api->reasons, api->n_reasons));
-    json_object_set_new(o, "hints", jhints(api->hints, api->n_hints));
+    jw_close(w, ']');
+    jw_reasons(w, "reasons", api->reasons, api->n_reasons);
+    jw_hints(w, "hints", api->hints, api->n_hints);
 
-    json_t *allow = json_array(), *deny = json_array();
-    for (size_t i = 0; i < api->n_allow; i++)
-        json_array_append_new(allow, json_pack("{s:o,s:I}", "audience", jval(api->allow[i].v), "accepted",
-                                               (json_int_t)api->allow[i].n));
+    jw_key(w, "suggest");
+    jw_open(w, '{');
+    jw_key(w, "allow");
+    jw_open(w, '[');
+    for (size_t i = 0; i < api->n_allow; i++) {
+        jw_open(w, '{');
+        jw_key(w, "audience");
+        jw_val(w, api->allow[i].v);
+        jw_kuint(w, "accepted", api->allow[i].n);
+        jw_close(w, '}');
+    }
+    jw_close(w, ']');
+    jw_key(w, "deny");
+    jw_open(w, '[');
     for (size_t z = 0; z < api->n_auds; z++) {
         const aa_aud_sum *au = &api->auds[z];
         if (au->allowed || rejected(au->n) == 0 || is_null(au->aud))
             continue;
-        json_t *d = json_object(), *clients = json_array();
-        json_object_set_new(d, "aud", jval(au->aud));
-        json_object_set_new(d, "requests", json_integer((json_int_t)rejected(au->n)));
-        json_object_set_new(d, "reject", json_integer((json_int_t)au->n[AA_REJECT]));
-        json_object_set_new(d, "audit_reject", json_integer((json_int_t)au->n[AA_AUDIT_REJECT]));
-        json_object_set_new(d, "reasons", jreasons(au->reasons, au->n_reasons));
-        json_object_set_new(d, "hints", jhints(au->hints, au->n_hints));
+        jw_open(w, '{');
+        jw_key(w, "aud");
+        jw_val(w, au->aud);
+        jw_kuint(w, "requests", rejected(au->n));
+        jw_kuint(w, "reject", au->n[AA_REJECT]);
+        jw_kuint(w, "audit_reject", au->n[AA_AUDIT_REJECT]);
+        jw_reasons(w, "reasons", au->reasons, au->n_reasons);
+        jw_hints(w, "hints", au->hints, au->n_hints);
+        jw_key(w, "clients");
+        jw_open(w, '[');
         for (size_t k = 0; k < au->n_clients; k++) {
             uint64_t cr = rejected(au->clients[k].n);
-            if (cr > 0)
-                json_array_append_new(clients, json_pack("{s:o,s:I}", "client", jval(au->clients[k].client),
-                                                         "requests", (json_int_t)cr));
+            if (cr == 0)
+                continue;
+            jw_open(w, '{');
+            jw_key(w, "client");
+            jw_val(w, au->clients[k].client);
+            jw_kuint(w, "requests", cr);
+            jw_close(w, '}');
         }
-        json_object_set_new(d, "clients", clients);
-        json_array_append_new(deny, d);
+        jw_close(w, ']');
+        jw_close(w, '}');
     }
-    json_object_set_new(o, "suggest", json_pack("{s:o,s:o}", "allow", allow, "deny", deny));
+    jw_close(w, ']');
+    jw_close(w, '}');
 
-    json_t *buckets = json_array();
+    jw_key(w, "timeline");
+    jw_open(w, '{');
+    jw_kuint(w, "bucket_seconds", (uint64_t)(api->bucket_ms / 1000));
+    jw_key(w, "buckets");
+    jw_open(w, '[');
     for (size_t i = 0; i < api->n_buckets; i++) {
-        json_t *b = json_object();
-        json_object_set_new(b, "start", jtime(api->buckets[i].start_ms));
+        jw_open(w, '{');
+        jw_key(w, "start");
+        jw_time(w, api->buckets[i].start_ms);
         for (int d = 0; d < AA_NDECISIONS; d++)
-            json_object_set_new(b, aa_decision_names[d], json_integer((json_int_t)api->buckets[i].n[d]));
-        json_array_append_new(buckets, b);
+            jw_kuint(w, aa_decision_names[d], api->buckets[i].n[d]);
+        jw_close(w, '}');
     }
-    json_object_set_new(o, "timeline", json_pack("{s:I,s:o}", "bucket_seconds", (json_int_t)(api->bucket_ms / 1000),
-                                                 "buckets", buckets));
-    return o;
+    jw_close(w, ']');
+    jw_close(w, '}');
+    jw_close(w, '}');
 }
 
 int aa_report_json(FILE *out, const aa_summary *s, const aa_report_ctx *c)
 {
-    json_t *doc = json_object(), *input = json_object(), *files = json_array(), *bad = json_array();
-    json_t *filters = json_object(), *apis = json_array();
+    jw w = {.out = out};
     const aa_filter *f = c->filter;
 
-    json_object_set_new(doc, "schema", json_string("aud-audit/1"));
-    json_object_set_new(doc, "generated", jtime(c->generated_ms));
+    /* One lock for the whole document; the writer then uses the unlocked
+     * stdio calls, which are most of the cost of a large report. */
+    flockfile(out);
+
+    jw_open(&w, '{');
+    jw_key(&w, "schema");
+    jw_str(&w, "aud-audit/1");
+    jw_key(&w, "generated");
+    jw_time(&w, c->generated_ms);
+
+    jw_key(&w, "input");
+    jw_open(&w, '{');
+    jw_key(&w, "files");
+    jw_open(&w, '[');
     for (size_t i = 0; i < c->n_files; i++) {
         const aa_file_stat *fs = &c->files[i];
-        json_array_append_new(files, json_pack("{s:o,s:I,s:I,s:I,s:I,s:I,s:b}", "name", jlossy(fs->name), "lines",
-                                               (json_int_t)fs->lines, "records", (json_int_t)fs->records,
-                                               "malformed", (json_int_t)fs->malformed, "blank",
-                                               (json_int_t)fs->blank, "filtered", (json_int_t)fs->filtered,
-                                               "read_error", fs->read_error));
+        jw_open(&w, '{');
+        jw_key(&w, "name");
+        jw_str(&w, fs->name);
+        jw_kuint(&w, "lines", fs->lines);
+        jw_kuint(&w, "records", fs->records);
+        jw_kuint(&w, "malformed", fs->malformed);
+        jw_kuint(&w, "blank", fs->blank);
+        jw_kuint(&w, "filtered", fs->filtered);
+        jw_key(&w, "read_error");
+        jw_bool(&w, fs->read_error);
+        jw_close(&w, '}');
     }
-    json_object_set_new(input, "files", files);
-    json_object_set_new(input, "lines", json_integer((json_int_t)c->lines));
-    json_object_set_new(input, "records", json_integer((json_int_t)c->records));
-    json_object_set_new(input, "malformed", json_integer((json_int_t)c->malformed));
-    json_object_set_new(input, "blank", json_integer((json_int_t)c->blank));
-    json_object_set_new(input, "filtered", json_integer((json_int_t)c->filtered));
-    for (size_t i = 0; i < c->n_bad; i++)
-        json_array_append_new(bad, json_pack("{s:o,s:I,s:s}", "file", jlossy(c->bad[i].file), "line",
-                                             (json_int_t)c->bad[i].line, "error", c->bad[i].why));
-    json_object_set_new(input, "malformed_examples", bad);
-    json_object_set_new(doc, "input", input);
+    jw_close(&w, ']');
+    jw_kuint(&w, "lines", c->lines);
+    jw_kuint(&w, "records", c->records);
+    jw_kuint(&w, "malformed", c->malformed);
+    jw_kuint(&w, "blank", c->blank);
+    jw_kuint(&w, "filtered", c->filtered);
+    jw_key(&w, "malformed_examples");
+    jw_open(&w, '[');
+    for (size_t i = 0; i < c->n_bad; i++) {
+        jw_open(&w, '{');
+        jw_key(&w, "file");
+        jw_str(&w, c->bad[i].file);
+        jw_kuint(&w, "line", c->bad[i].line);
+        jw_key(&w, "error");
+        jw_str(&w, c->bad[i].why);
+        jw_close(&w, '}');
+    }
+    jw_close(&w, ']');
+    jw_close(&w, '}');
 
-    json_t *fa = json_array();
+    jw_key(&w, "filters");
+    jw_open(&w, '{');
+    jw_key(&w, "api");
+    jw_open(&w, '[');
     for (size_t i = 0; i < f->n_apis; i++)
-        json_array_append_new(fa, jlossy(f->apis[i]));
-    json_object_set_new(filters, "api", fa);
-    json_object_set_new(filters, "since", f->has_since ? jtime(f->since_ms) : json_null());
-    json_object_set_new(filters, "until", f->has_until ? jtime(f->until_ms) : json_null());
-    json_t *fd = json_array();
+        jw_str(&w, f->apis[i]);
+    jw_close(&w, ']');
+    jw_key(&w, "since");
+    if (f->has_since)
+        jw_time(&w, f->since_ms);
+    else
+        jw_null(&w);
+    jw_key(&w, "until");
+    if (f->has_until)
+        jw_time(&w, f->until_ms);
+    else
+        jw_null(&w);
+    jw_key(&w, "decision");
+    jw_open(&w, '[');
     for (int d = 0; d < AA_NDECISIONS; d++) {
         if (f->decisions & (1u << d))
-            json_array_append_new(fd, json_string(aa_decision_names[d]));
+            jw_str(&w, aa_decision_names[d]);
     }
-    json_object_set_new(filters, "decision", fd);
-    json_object_set_new(doc, "filters", filters);
+    jw_close(&w, ']');
+    jw_close(&w, '}');
 
-    json_t *totals = json_object();
-    jcounts(totals, s->n);
-    json_object_set_new(doc, "totals", totals);
+    jw_key(&w, "totals");
+    jw_open(&w, '{');
+    jw_counts(&w, s->n);
+    jw_close(&w, '}');
+    jw_key(&w, "apis");
+    jw_open(&w, '[');
     for (size_t x = 0; x < s->n_apis; x++)
-        json_array_append_new(apis, japi(&s->apis[x]));
-    json_object_set_new(doc, "apis", apis);
-
-    int rc = json_dumpf(doc, out, JSON_INDENT(2)) == 0 && fputc('\n', out) != EOF ? 0 : -1;
-    json_decref(doc);
-    return ferror(out) ? -1 : rc;
+        jw_api(&w, &s->apis[x]);
+    jw_close(&w, ']');
+    jw_close(&w, '}');
+    putc_unlocked('\n', out);
+    funlockfile(out);
+    return ferror(out) ? -1 : 0;
 }
 
 /* ---- HTML ---- */

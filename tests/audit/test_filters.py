@@ -123,6 +123,8 @@ def test_filters_combine(scenario):
     (["--json", "--suggest"], "cannot be combined"),
     (["--text", "--json"], "cannot be combined"),
     (["--html", ""], "--html needs a file name"),
+    (["--html", "-", "--json"], "--html - writes to standard output"),
+    (["--html", "x.html", "--html", "y.html"], "--html may be given only once"),
     (["--bogus"], "unknown option '--bogus'"),
     (["-x"], "unknown option '-x'"),
     (["--api"], "needs a value"),

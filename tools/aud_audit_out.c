@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "aud_audit.h"
+#include "aud_utf8.h"
 #include "aud_time.h"
 
 /* qsort, but with no array at all for nothing to sort: glibc declares
@@ -19,38 +20,6 @@ static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, c
 {
     if (n > 1)
         qsort(base, n, size, cmp);
-}
-
-/* Length of the valid UTF-8 sequence at s (RFC 3629), 0 when invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char b = s[0];
-    size_t need;
-    uint32_t cp;
-
-    if (b >= 0xC2 && b <= 0xDF) {
-        need = 2;
-        cp = b & 0x1F;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        need = 3;
-        cp = b & 0x0F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        need = 4;
-        cp = b & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < need)
-        return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return need;
 }
 
 /* ---- a growable string ---- */
@@ -789,7 +758,7 @@ static void jw_bytes(jw *w, const char *s, size_t n)
             putc_unlocked(ch, out);
             i++;
         } else {
-            size_t k = utf8_seq_len(p + i, n - i);
+            size_t k = aud_utf8_char_length(p + i, n - i);
             if (k == 0) {
                 fputs_unlocked("\xEF\xBF\xBD", out);
                 i++;

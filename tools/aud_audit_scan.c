@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "aud_audit.h"
+#include "aud_utf8.h"
 
 typedef struct {
     const unsigned char *p, *end;
@@ -43,39 +44,6 @@ static inline void skip_ws(cursor *c)
 {
     while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\r' || *c->p == '\n'))
         c->p++;
-}
-
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, const unsigned char *end)
-{
-    unsigned char b = s[0];
-    size_t need;
-    uint32_t cp;
-
-    if (b >= 0xC2 && b <= 0xDF) {
-        need = 2;
-        cp = b & 0x1F;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        need = 3;
-        cp = b & 0x0F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        need = 4;
-        cp = b & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - s) < need)
-        return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return need;
 }
 
 static int hex4(const unsigned char *s)
@@ -158,7 +126,7 @@ static bool scan_string(cursor *c, aa_str *dst)
         if (b < 0x20)
             return fail(c, "control character in a string");
         if (b >= 0x80) {
-            size_t n = utf8_len(s, end);
+            size_t n = aud_utf8_char_length(s, (size_t)(end - s));
             if (n == 0)
                 return fail(c, "invalid UTF-8 in a string");
             if (dst != NULL) {

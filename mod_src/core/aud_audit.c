@@ -1,5 +1,6 @@
 /* The audit record (see aud_audit.h). */
 #include "aud_audit.h"
+#include "aud_utf8.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -9,42 +10,6 @@
 #include <string.h>
 
 #include "aud_time.h"
-
-/* Length of the valid UTF-8 sequence starting at s (at most n bytes), or 0
- * when the bytes there are not one. Overlong forms, surrogates and code
- * points above U+10FFFF are invalid, as RFC 3629 says. */
-static size_t utf8_sequence_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t need;
-    uint32_t cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < need)
-        return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return need;
-}
 
 /* A JSON string from bytes that may not be UTF-8 and may be too long: each
  * invalid byte becomes U+FFFD, and the value is cut at a character boundary
@@ -64,7 +29,7 @@ static json_t *safe_string(const char *in, size_t in_len, size_t max)
     if (out == NULL)
         return NULL;
     for (size_t i = 0; i < in_len;) {
-        size_t n = utf8_sequence_len(s + i, in_len - i);
+        size_t n = aud_utf8_char_length(s + i, in_len - i);
         size_t add = n ? n : sizeof replacement - 1;
         if (o + add > max)
             break;

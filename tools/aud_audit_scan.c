@@ -267,6 +267,39 @@ static bool skip_value(cursor *c, int depth);
 
 /* Members of an object or elements of an array, c->p just past the opening
  * bracket; each member's value goes to skip_value. */
+static bool scan_name(cursor *c, aa_str *name);
+
+/* After an element of an array or object: true with *more set when ','
+ * (another element follows) or the closing byte (the end) comes next. */
+static bool after_element(cursor *c, char close, bool *more)
+{
+    skip_ws(c);
+    if (c->p >= c->end)
+        return fail(c, close == '}' ? "unterminated object" : "unterminated array");
+    if (*c->p == ',' || *c->p == close) {
+        *more = *c->p == ',';
+        c->p++;
+        return true;
+    }
+    return fail(c, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
+/* A member name and the ':' after it; the name is decoded into *name when
+ * name is not NULL. */
+static bool member_name(cursor *c, aa_str *name)
+{
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != '"')
+        return fail(c, "expected a member name");
+    if (!(name != NULL ? scan_name(c, name) : scan_string(c, NULL)))
+        return false;
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != ':')
+        return fail(c, "expected ':'");
+    c->p++;
+    return true;
+}
+
 static bool skip_container(cursor *c, int depth, bool object)
 {
     char close = object ? '}' : ']';
@@ -278,33 +311,13 @@ static bool skip_container(cursor *c, int depth, bool object)
         c->p++;
         return true;
     }
-    for (;;) {
-        if (object) {
-            skip_ws(c);
-            if (c->p >= c->end || *c->p != '"')
-                return fail(c, "expected a member name");
-            if (!scan_string(c, NULL))
-                return false;
-            skip_ws(c);
-            if (c->p >= c->end || *c->p != ':')
-                return fail(c, "expected ':'");
-            c->p++;
-        }
-        if (!skip_value(c, depth + 1))
+    for (bool more = true; more;) {
+        if (object && !member_name(c, NULL))
             return false;
-        skip_ws(c);
-        if (c->p >= c->end)
-            return fail(c, object ? "unterminated object" : "unterminated array");
-        if (*c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (*c->p == close) {
-            c->p++;
-            return true;
-        }
-        return fail(c, object ? "expected ',' or '}'" : "expected ',' or ']'");
+        if (!skip_value(c, depth + 1) || !after_element(c, close, &more))
+            return false;
     }
+    return true;
 }
 
 static bool skip_value(cursor *c, int depth)
@@ -360,18 +373,11 @@ static bool scan_string_list(cursor *c, aa_str *list, size_t *n, int depth)
         } else if (!skip_value(c, depth + 1)) {
             return false;
         }
-        skip_ws(c);
-        if (c->p >= c->end)
-            return fail(c, "unterminated array");
-        if (*c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (*c->p == ']') {
-            c->p++;
+        bool more;
+        if (!after_element(c, ']', &more))
+            return false;
+        if (!more)
             return true;
-        }
-        return fail(c, "expected ',' or ']'");
     }
 }
 
@@ -401,17 +407,10 @@ static bool scan_hint(cursor *c, aa_hint *h, bool *usable, int depth)
         *usable = false;
         return true;
     }
-    for (;;) {
+    for (bool more = true; more;) {
         aa_str name;
-        skip_ws(c);
-        if (c->p >= c->end || *c->p != '"')
-            return fail(c, "expected a member name");
-        if (!scan_name(c, &name))
+        if (!member_name(c, &name))
             return false;
-        skip_ws(c);
-        if (c->p >= c->end || *c->p != ':')
-            return fail(c, "expected ':'");
-        c->p++;
         skip_ws(c);
         if (name_is(&name, "code", 4)) {
             if (!scan_opt(c, &code, depth + 1))
@@ -422,18 +421,8 @@ static bool scan_hint(cursor *c, aa_hint *h, bool *usable, int depth)
         } else if (!skip_value(c, depth + 1)) {
             return false;
         }
-        skip_ws(c);
-        if (c->p >= c->end)
-            return fail(c, "unterminated object");
-        if (*c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (*c->p == '}') {
-            c->p++;
-            break;
-        }
-        return fail(c, "expected ',' or '}'");
+        if (!after_element(c, '}', &more))
+            return false;
     }
     *usable = code.is_str;
     h->code = code.s;
@@ -462,18 +451,11 @@ static bool scan_hints(cursor *c, aa_record *r, int depth)
         } else if (!skip_value(c, depth + 1)) {
             return false;
         }
-        skip_ws(c);
-        if (c->p >= c->end)
-            return fail(c, "unterminated array");
-        if (*c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (*c->p == ']') {
-            c->p++;
+        bool more;
+        if (!after_element(c, ']', &more))
+            return false;
+        if (!more)
             return true;
-        }
-        return fail(c, "expected ',' or ']'");
     }
 }
 

@@ -40,12 +40,17 @@ bool aud_fetch_global_init(void);
  * no user name or password in it. A configuration error when false. */
 bool aud_fetch_url_check(const char *url, aud_error *err);
 
+/* Whether a redirect from one URL to another may be followed: the target
+ * must pass aud_fetch_url_check, and may neither go from https to plain
+ * http nor from a remote host to a loopback one. */
+bool aud_fetch_redirect_check(const char *from, const char *to, aud_error *err);
+
 /* Whether url names a loopback host (http allowed). url must have passed
  * aud_fetch_url_check. */
 bool aud_fetch_url_is_loopback(const char *url);
 
 /* GET url and hand back a 200 answer's body. Fails (false, reason in err) on
- * a bad URL, a redirect to a URL that aud_fetch_url_check refuses, more than
+ * a bad URL, a redirect that aud_fetch_redirect_check refuses, more than
  * AUD_FETCH_MAX_REDIRECTS redirects, a TLS failure, an answer other than
  * 200, a body over AUD_FETCH_MAX_BODY or when the timeout passes. Thread-safe;
  * never raises signals. */

@@ -120,6 +120,13 @@ unsigned aud_remote_retry_after(aud_remote *r);
  * happened meanwhile and try once more. */
 uint32_t aud_remote_generation(aud_remote *r);
 
+/* Whether this process holds usable keys from r with nothing due (no
+ * refresh to do, no change in the store it has not taken in). Then *doc_gen
+ * identifies those keys: a verdict reached with them may be reused for as
+ * long as this stays true with the same *doc_gen. Never fetches, never
+ * waits. */
+bool aud_remote_quiet(aud_remote *r, uint32_t *doc_gen);
+
 typedef struct {
     unsigned long fetches;       /* fetch attempts made by this object */
     unsigned long fetch_failures;

@@ -107,6 +107,28 @@ bool aud_fetch_url_check(const char *url, aud_error *err)
     return url_parse(url, &is_http, &loopback, err);
 }
 
+bool aud_fetch_redirect_check(const char *from, const char *to, aud_error *err)
+{
+    bool from_http, from_loopback, to_http, to_loopback;
+    aud_error why;
+
+    if (!url_parse(from, &from_http, &from_loopback, &why) || !url_parse(to, &to_http, &to_loopback, &why)) {
+        aud_error_set(err, "refused redirect: %s", why.text);
+        return false;
+    }
+    if (!from_http && to_http) {
+        aud_error_set(err, "refused redirect from https to plain http ('%s')", to);
+        return false;
+    }
+    /* A remote server must not be able to point this server at its own
+     * loopback services. */
+    if (!from_loopback && to_loopback) {
+        aud_error_set(err, "refused redirect from a remote host to a loopback address ('%s')", to);
+        return false;
+    }
+    return true;
+}
+
 bool aud_fetch_url_is_loopback(const char *url)
 {
     bool is_http = false, loopback = false;
@@ -223,7 +245,11 @@ static hop_outcome fetch_hop(const char *url, bool loopback, const aud_fetch_opt
     }
     curl_err[0] = '\0';
     curl_easy_setopt(c, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
     /* Redirects are followed by hand so that every hop meets the https rule
      * and the hop count includes all of them. */
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -285,7 +311,7 @@ out:
 bool aud_fetch_get(const char *url, const aud_fetch_options *options, aud_fetch_response *out, aud_error *err)
 {
     aud_fetch_options opt = {AUD_FETCH_DEFAULT_TIMEOUT, NULL};
-    char *current = NULL;
+    char *current = NULL, *previous = NULL;
     double deadline;
     bool ok = false;
 
@@ -314,11 +340,10 @@ bool aud_fetch_get(const char *url, const aud_fetch_options *options, aud_fetch_
         double remaining;
         hop_outcome outcome;
 
+        if (hop > 0 && !aud_fetch_redirect_check(previous, current, err))
+            break;
         if (!url_parse(current, &is_http, &loopback, &why)) {
-            if (hop == 0)
-                aud_error_set(err, "%s", why.text);
-            else
-                aud_error_set(err, "refused redirect: %s", why.text);
+            aud_error_set(err, "%s", why.text);
             break;
         }
         remaining = deadline - monotonic_now();
@@ -349,9 +374,11 @@ bool aud_fetch_get(const char *url, const aud_fetch_options *options, aud_fetch_
             free(location);
             break;
         }
-        free(current);
+        free(previous);
+        previous = current;
         current = location;
     }
+    free(previous);
     free(current);
     return ok;
 }

@@ -575,15 +575,19 @@ static void mirror(aud_remote *r, const store_mem *m, uint32_t gen)
     snprintf(r->last_error, sizeof r->last_error, "%s", m->last_error);
 }
 
+/* Threads read the clock before they take the lock, so a claim made a
+ * moment "after" a caller's now is normal: differences either way count. */
 static bool fetch_in_progress(const aud_remote *r, double since, double now)
 {
-    return since > 0 && now >= since && now - since < r->fetch_timeout * LEASE_TIMEOUTS + 1;
+    return since > 0 && fabs(now - since) < r->fetch_timeout * LEASE_TIMEOUTS + 1;
 }
 
 static bool attempt_allowed(const aud_remote *r, double last_attempt, double now)
 {
-    /* A clock that went backwards must not stop fetching until it catches up. */
-    return last_attempt <= 0 || now - last_attempt >= r->refresh_min || now < last_attempt;
+    /* A clock set back by more than an interval must not stop fetching
+     * until it catches up; a caller's slightly earlier reading must not
+     * count as such. */
+    return last_attempt <= 0 || now - last_attempt >= r->refresh_min || last_attempt - now > r->refresh_min;
 }
 
 static void log_outcome(aud_remote *r, const fetch_result *res, double now, size_t n_keys, bool had_keys,
@@ -927,6 +931,18 @@ unsigned aud_remote_retry_after(aud_remote *r)
     if (wait > r->refresh_min)
         wait = r->refresh_min;
     return (unsigned)ceil(wait);
+}
+
+bool aud_remote_quiet(aud_remote *r, uint32_t *doc_gen)
+{
+    double now = r->now(r->now_baton);
+    bool quiet;
+
+    pthread_mutex_lock(&r->mu);
+    quiet = r->current != NULL && now < r->next_refresh && quiet_locked(r, now) && usable_locked(r, now) != NULL;
+    *doc_gen = r->seen_doc_gen;
+    pthread_mutex_unlock(&r->mu);
+    return quiet;
 }
 
 uint32_t aud_remote_generation(aud_remote *r)

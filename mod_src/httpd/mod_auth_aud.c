@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -50,6 +51,7 @@
 #include "aud_result.h"
 #include "aud_verifier.h"
 
+#include "aud_remote_keys.h"
 #include "aud_token_cache.h"
 
 module AP_MODULE_DECLARE_DATA auth_aud_module;
@@ -60,7 +62,9 @@ module AP_MODULE_DECLARE_DATA auth_aud_module;
  * AUD0003 audit log cannot be opened            AUD0012 verifier cannot be built
  * AUD0004 audit log write failed                AUD0101 token rejected (info)
  * AUD0102 audit mode: would have rejected       AUD0103 token accepted (debug)
- * AUD0020 start-up lint of a section's settings (warning) */
+ * AUD0020 start-up lint of a section's settings (warning)
+ * AUD0030 remote keys: fetches, failures, stale keys (AudJwksUri, AudDiscovery)
+ * AUD0031 a request refused because its remote keys are not available */
 
 #define AUD_LEEWAY_MAX 3600.0
 #define AUD_TOKEN_SIZE_MIN 64
@@ -88,6 +92,7 @@ typedef struct {
     const apr_array_header_t *allow_until;
     const apr_array_header_t *issuers;  /* const char * */
     const apr_array_header_t *keyfiles; /* aud_keyset * */
+    const apr_array_header_t *remotes;  /* aud_rk_source *: AudJwksUri, AudDiscovery */
     const aud_keyset *secret;
     aud_alg_set algorithms;
     double leeway;
@@ -101,6 +106,10 @@ typedef struct aud_vnode {
     aud_verifier *verifier;
     const aud_keyset **keysets;
     size_t n_keys; /* keys across all key sets; 0 means keys_unavailable */
+    /* Sources whose keys change at run time (they count as keys even when
+     * they hold none at the moment). */
+    aud_remote **remotes;
+    size_t n_remotes;
     /* In the per-process list, so its address identifies it for as long as
      * the process serves this configuration; the token cache is keyed by
      * that address, so a verifier built for one request (and freed after
@@ -113,7 +122,10 @@ typedef struct {
 
     aud_vsettings vs;
     unsigned allow_set : 1, issuers_set : 1, keyfiles_set : 1, secret_set : 1, algorithms_set : 1,
-        leeway_set : 1, max_token_size_set : 1;
+        leeway_set : 1, max_token_size_set : 1, remotes_set : 1;
+    /* AudKeyRefresh & co. given in this section: they apply to this
+     * section's own AudJwksUri and AudDiscovery. */
+    aud_rk_settings rk;
     unsigned registered : 1;
 
     const char *api_name;
@@ -144,6 +156,9 @@ typedef struct {
     apr_file_t *audit_fd;  /* opened in post_config */
     long cache_entries;    /* AudCacheEntries: main server only */
     int cache_entries_set;
+    /* Remote keys: defaults for the sources of this server's sections. */
+    aud_rk_settings rk;
+    const char *ca_file; /* AudCAFile; NULL: the system store */
 } aud_server_conf;
 
 /* What a request needs from the core's result, copied into the request's
@@ -180,7 +195,7 @@ static apr_array_header_t *api_views;
 static aud_vnode *volatile vcache;
 static volatile apr_uint32_t vcache_len;
 
-static volatile apr_uint32_t last_no_allow_log, last_no_keys_log, last_write_fail_log;
+static volatile apr_uint32_t last_no_allow_log, last_no_keys_log, last_write_fail_log, last_remote_keys_log;
 
 /* ---------------------------------------------------------------- config */
 
@@ -198,7 +213,7 @@ static void *create_dir_config(apr_pool_t *p, char *dir)
 static bool has_vsettings(const aud_dir_conf *c)
 {
     return c->allow_set || c->issuers_set || c->keyfiles_set || c->secret_set || c->algorithms_set ||
-           c->leeway_set || c->max_token_size_set;
+           c->leeway_set || c->max_token_size_set || c->remotes_set;
 }
 
 /* httpd merges <Location> sections for every request, so this only copies
@@ -227,12 +242,15 @@ static void *merge_dir_config(apr_pool_t *p, void *basev, void *addv)
     AUD_MERGE(allow_until, allow_set);
     AUD_MERGE(issuers, issuers_set);
     AUD_MERGE(keyfiles, keyfiles_set);
+    AUD_MERGE(remotes, remotes_set);
     AUD_MERGE(secret, secret_set);
     AUD_MERGE(algorithms, algorithms_set);
     AUD_MERGE(leeway, leeway_set);
     AUD_MERGE(max_token_size, max_token_size_set);
 #undef AUD_MERGE
     m->registered = 0;
+    /* Resolved per section in post_config; never read from a merged one. */
+    m->rk = add->rk;
 
     m->api_name_set = add->api_name_set || base->api_name_set;
     m->api_name = add->api_name_set ? add->api_name : base->api_name;
@@ -251,7 +269,8 @@ static void *merge_dir_config(apr_pool_t *p, void *basev, void *addv)
     if (!has_vsettings(add)) {
         m->node = base->node;
     } else if ((add->allow_set || !base->allow_set) && (add->issuers_set || !base->issuers_set) &&
-               (add->keyfiles_set || !base->keyfiles_set) && (add->secret_set || !base->secret_set) &&
+               (add->keyfiles_set || !base->keyfiles_set) && (add->remotes_set || !base->remotes_set) &&
+               (add->secret_set || !base->secret_set) &&
                (add->algorithms_set || !base->algorithms_set) && (add->leeway_set || !base->leeway_set) &&
                (add->max_token_size_set || !base->max_token_size_set)) {
         m->node = add->node;
@@ -278,6 +297,12 @@ static void *merge_server_config(apr_pool_t *p, void *basev, void *addv)
     m->audit_log = add->audit_log_set ? add->audit_log : base->audit_log;
     m->cache_entries_set = add->cache_entries_set || base->cache_entries_set;
     m->cache_entries = add->cache_entries_set ? add->cache_entries : base->cache_entries;
+    m->rk.refresh = add->rk.refresh > 0 ? add->rk.refresh : base->rk.refresh;
+    m->rk.refresh_min = add->rk.refresh_min > 0 ? add->rk.refresh_min : base->rk.refresh_min;
+    m->rk.fetch_timeout = add->rk.fetch_timeout > 0 ? add->rk.fetch_timeout : base->rk.fetch_timeout;
+    m->rk.max_stale_set = add->rk.max_stale_set || base->rk.max_stale_set;
+    m->rk.max_stale = add->rk.max_stale_set ? add->rk.max_stale : base->rk.max_stale;
+    m->ca_file = add->ca_file ? add->ca_file : base->ca_file;
     return m;
 }
 
@@ -526,6 +551,91 @@ static const char *set_secret_file(cmd_parms *cmd, void *cfg, const char *arg)
     return NULL;
 }
 
+/* AudJwksUri and AudDiscovery: the URL is checked now (a malformed or
+ * plain-http non-loopback URL stops start-up); nothing is fetched until
+ * post_config. */
+static const char *add_remote(cmd_parms *cmd, aud_dir_conf *conf, bool discovery, const char *url)
+{
+    apr_array_header_t *list;
+    aud_rk_source *src;
+    const char *err = aud_rk_add(cmd, &conf->rk, discovery, url, &src);
+
+    if (err != NULL)
+        return err;
+    list = own_list(cmd->pool, conf->vs.remotes, conf->remotes_set);
+    APR_ARRAY_PUSH(list, aud_rk_source *) = src;
+    conf->vs.remotes = list;
+    conf->remotes_set = 1;
+    /* A discovery document names its issuer, so only a bare JWKS URI
+     * leaves the issuer open (start-up lint). */
+    if (!discovery)
+        note_keys(cmd, conf);
+    note_vsetting(cmd, conf);
+    return NULL;
+}
+
+static const char *set_jwks_uri(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    return add_remote(cmd, cfg, false, arg);
+}
+
+static const char *set_discovery(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_dir_conf *conf = cfg;
+
+    for (int i = 0; conf->remotes_set && i < conf->vs.remotes->nelts; i++) {
+        if (aud_rk_issuer(APR_ARRAY_IDX(conf->vs.remotes, i, aud_rk_source *)) != NULL)
+            return "AudDiscovery: one per section (it names the section's issuer)";
+    }
+    return add_remote(cmd, cfg, true, arg);
+}
+
+enum rk_setting { RK_REFRESH, RK_REFRESH_MIN, RK_MAX_STALE, RK_FETCH_TIMEOUT };
+
+/* In a section: for that section's sources; at server or virtual host
+ * level: the default for every source of that server. */
+static const char *set_rk_seconds(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &auth_aud_module);
+    aud_rk_settings *rk = cmd->path != NULL ? &((aud_dir_conf *)cfg)->rk : &sconf->rk;
+    const char *err;
+    double v;
+
+    switch ((enum rk_setting)(intptr_t)cmd->info) {
+    case RK_REFRESH:
+        err = aud_rk_seconds(cmd, arg, 1, 7 * 86400, &v);
+        rk->refresh = v;
+        break;
+    case RK_REFRESH_MIN:
+        err = aud_rk_seconds(cmd, arg, 1, 86400, &v);
+        rk->refresh_min = v;
+        break;
+    case RK_MAX_STALE:
+        err = aud_rk_seconds(cmd, arg, 0, 30 * 86400, &v);
+        rk->max_stale = v;
+        rk->max_stale_set = 1;
+        break;
+    default:
+        err = aud_rk_seconds(cmd, arg, 1, 60, &v);
+        rk->fetch_timeout = v;
+        break;
+    }
+    return err;
+}
+
+static const char *set_ca_file(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &auth_aud_module);
+    const char *abs = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t finfo;
+
+    if (abs == NULL || apr_stat(&finfo, abs, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS ||
+        finfo.filetype != APR_REG)
+        return apr_psprintf(cmd->pool, "AudCAFile: %s is not a readable file", arg);
+    sconf->ca_file = abs;
+    return NULL;
+}
+
 static const char *set_algorithms(cmd_parms *cmd, void *cfg, const char *arg)
 {
     aud_dir_conf *conf = cfg;
@@ -667,6 +777,21 @@ static const command_rec auth_aud_cmds[] = {
                     "verification keys: PEM key or certificate, JWK or JWKS files"),
     AP_INIT_TAKE1("AudSecretFile", set_secret_file, NULL, ACCESS_CONF,
                   "a file whose bytes are an HMAC secret (HS* must be listed in AudAlgorithms)"),
+    AP_INIT_ITERATE("AudJwksUri", set_jwks_uri, NULL, ACCESS_CONF,
+                    "URLs of key sets (JWKS) to fetch, refresh and follow through rotations"),
+    AP_INIT_TAKE1("AudDiscovery", set_discovery, NULL, ACCESS_CONF,
+                  "an issuer URL or OpenID Connect / RFC 8414 metadata URL: keys from its jwks_uri, and its "
+                  "issuer unless AudIssuer is given"),
+    AP_INIT_TAKE1("AudKeyRefresh", set_rk_seconds, (void *)RK_REFRESH, ACCESS_CONF | RSRC_CONF,
+                  "seconds between refreshes of remote keys (default 3600; Cache-Control max-age wins)"),
+    AP_INIT_TAKE1("AudKeyRefreshMin", set_rk_seconds, (void *)RK_REFRESH_MIN, ACCESS_CONF | RSRC_CONF,
+                  "the least seconds between two fetches of one key source, whatever asks (default 60)"),
+    AP_INIT_TAKE1("AudKeyMaxStale", set_rk_seconds, (void *)RK_MAX_STALE, ACCESS_CONF | RSRC_CONF,
+                  "seconds remote keys stay in use past their refresh time while fetches fail (default 86400)"),
+    AP_INIT_TAKE1("AudKeyFetchTimeout", set_rk_seconds, (void *)RK_FETCH_TIMEOUT, ACCESS_CONF | RSRC_CONF,
+                  "seconds one whole fetch of remote keys may take (default 5)"),
+    AP_INIT_TAKE1("AudCAFile", set_ca_file, NULL, RSRC_CONF,
+                  "PEM file of the CAs trusted for fetching remote keys (default: the system store)"),
     AP_INIT_ITERATE("AudAlgorithms", set_algorithms, NULL, ACCESS_CONF,
                     "accepted JWS algorithms (default: every asymmetric one)"),
     AP_INIT_TAKE1("AudLeeway", set_leeway, NULL, ACCESS_CONF,
@@ -693,7 +818,7 @@ static double clock_now(void *baton)
 static bool vsettings_equal(const aud_vsettings *a, const aud_vsettings *b)
 {
     return a->allow == b->allow && a->allow_until == b->allow_until && a->issuers == b->issuers && a->keyfiles == b->keyfiles &&
-           a->secret == b->secret && a->algorithms == b->algorithms && a->leeway == b->leeway &&
+           a->remotes == b->remotes && a->secret == b->secret && a->algorithms == b->algorithms && a->leeway == b->leeway &&
            a->max_token_size == b->max_token_size;
 }
 
@@ -703,6 +828,7 @@ static void vnode_destroy(aud_vnode *n)
         return;
     aud_verifier_destroy(n->verifier);
     free(n->keysets);
+    free(n->remotes);
     free(n);
 }
 
@@ -718,14 +844,23 @@ static aud_vnode *vnode_build(const aud_vsettings *vs, server_rec *s, aud_error 
 {
     aud_vnode *n = calloc(1, sizeof *n);
     size_t nfiles = vs->keyfiles ? (size_t)vs->keyfiles->nelts : 0;
+    size_t nremotes = vs->remotes ? (size_t)vs->remotes->nelts : 0;
     size_t nsets = 0;
+    aud_key_source *sources = NULL;
     aud_verifier_config vc;
 
-    if (n == NULL || (n->keysets = calloc(nfiles + 1, sizeof *n->keysets)) == NULL) {
+    if (n == NULL || (n->keysets = calloc(nfiles + 1, sizeof *n->keysets)) == NULL ||
+        (n->remotes = calloc(nremotes + 1, sizeof *n->remotes)) == NULL ||
+        (sources = calloc(nremotes + 1, sizeof *sources)) == NULL) {
         aud_error_set(err, "out of memory");
         vnode_destroy(n);
         return NULL;
     }
+    for (size_t i = 0; i < nremotes; i++) {
+        n->remotes[i] = aud_rk_remote(APR_ARRAY_IDX(vs->remotes, i, aud_rk_source *));
+        sources[i] = aud_remote_key_source(n->remotes[i]);
+    }
+    n->n_remotes = nremotes;
     n->key = *vs;
     for (size_t i = 0; i < nfiles; i++)
         n->keysets[nsets++] = APR_ARRAY_IDX(vs->keyfiles, i, aud_keyset *);
@@ -737,6 +872,8 @@ static aud_vnode *vnode_build(const aud_vsettings *vs, server_rec *s, aud_error 
     aud_verifier_config_init(&vc);
     vc.keysets = n->keysets;
     vc.n_keysets = nsets;
+    vc.sources = sources;
+    vc.n_sources = nremotes;
     vc.algorithms = vs->algorithms;
     vc.issuers = string_list(vs->issuers, &vc.n_issuers);
     vc.audiences = string_list(vs->allow, &vc.n_audiences);
@@ -748,6 +885,7 @@ static aud_vnode *vnode_build(const aud_vsettings *vs, server_rec *s, aud_error 
     vc.logger.fn = core_log;
     vc.logger.baton = s;
     n->verifier = aud_verifier_create(&vc, err);
+    free(sources); /* copied by the verifier */
     if (n->verifier == NULL) {
         vnode_destroy(n);
         return NULL;
@@ -1120,6 +1258,31 @@ static bool verdict_from_result(request_rec *r, const aud_dir_conf *conf, const 
     return true;
 }
 
+/* Which remote keys a verdict rests on: the documents each of the node's
+ * sources holds. False when some source has no usable keys, is due a
+ * refresh or has news in its store: then the token is checked afresh and
+ * nothing is cached, so that a removed key never lives on in the cache. */
+static bool remote_epoch(const aud_vnode *node, uint32_t *epoch)
+{
+    *epoch = 0;
+    for (size_t i = 0; i < node->n_remotes; i++) {
+        uint32_t gen;
+        if (!aud_remote_quiet(node->remotes[i], &gen))
+            return false;
+        *epoch = *epoch * 2654435761u + gen;
+    }
+    return true;
+}
+
+static uint32_t remote_generation(const aud_vnode *node)
+{
+    uint32_t g = 0;
+
+    for (size_t i = 0; i < node->n_remotes; i++)
+        g = g * 2654435761u + aud_remote_generation(node->remotes[i]);
+    return g;
+}
+
 /* The verdict on a request's credential: from the token cache when this
  * token was accepted before under the same settings, else from the core. */
 static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, const aud_vnode *node,
@@ -1127,6 +1290,7 @@ static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, co
 {
     unsigned char digest[AUD_TC_DIGEST_LEN];
     bool cacheable = false;
+    uint32_t epoch = 0, epoch_after;
     aud_result *res;
     bool ok;
 
@@ -1139,7 +1303,12 @@ static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, co
         res = aud_result_new_reason(AUD_REASON_KEYS_UNAVAILABLE, "no verifier could be built");
     } else {
         double now = (double)apr_time_now() / (double)APR_USEC_PER_SEC;
-        cacheable = node->shared && aud_tc_enabled() && aud_tc_digest(token, token_len, digest);
+        cacheable = node->shared && aud_tc_enabled() && remote_epoch(node, &epoch) &&
+                    aud_tc_digest(token, token_len, digest);
+        /* With remote keys, the entry is also keyed by the key documents it
+         * was accepted under: a refresh starts afresh. */
+        for (size_t i = 0; cacheable && node->n_remotes > 0 && i < 4; i++)
+            digest[i] ^= (unsigned char)(epoch >> (8 * i));
         if (cacheable && aud_tc_lookup(node, conf->user_claim, digest, now, r->pool, &out->v)) {
             out->reasons = 0;
             out->signature_verified = true;
@@ -1147,8 +1316,19 @@ static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, co
             out->valid_until = 0;
             return true;
         }
+        uint32_t generation = remote_generation(node);
         res = aud_verifier_check(node->verifier, token, token_len);
-        if (res != NULL && node->n_keys == 0 && !aud_result_has(res, AUD_REASON_KEYS_UNAVAILABLE))
+        /* An unknown kid made a source refresh (or another request's refresh
+         * landed meanwhile): the new set may have it, so once more. */
+        if (res != NULL && node->n_remotes > 0 && aud_result_has(res, AUD_REASON_UNKNOWN_KEY) &&
+            remote_generation(node) != generation) {
+            aud_result_free(res);
+            res = aud_verifier_check(node->verifier, token, token_len);
+        }
+        if (cacheable && node->n_remotes > 0 && (!remote_epoch(node, &epoch_after) || epoch_after != epoch))
+            cacheable = false;
+        if (res != NULL && node->n_keys == 0 && node->n_remotes == 0 &&
+            !aud_result_has(res, AUD_REASON_KEYS_UNAVAILABLE))
             aud_result_add_reason(res, AUD_REASON_KEYS_UNAVAILABLE,
                                   "no AudKeyFile or AudSecretFile applies to this location");
         if (res != NULL)
@@ -1184,6 +1364,41 @@ static const char *error_description(apr_pool_t *p, const aud_dir_conf *conf, au
             *c = '/';
     }
     return text;
+}
+
+/* Names the source that has no keys and why, once a minute per process:
+ * an outage must show at the default log level without flooding it. */
+static void log_remote_keys_unavailable(request_rec *r, const aud_dir_conf *conf, const char *api,
+                                        const aud_vnode *node)
+{
+    aud_remote_status st;
+
+    if (!rate_limit_ok(&last_remote_keys_log))
+        return;
+    for (size_t i = 0; i < node->n_remotes; i++) {
+        aud_remote_get_status(node->remotes[i], &st);
+        if (st.usable)
+            continue;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "AUD0031: %s (%s): the keys from %s are not available (%s%s%s): requests get 503 until a "
+                      "fetch succeeds",
+                      api, conf->path ? conf->path : r->uri, aud_remote_url(node->remotes[i]), st.state,
+                      st.last_error[0] ? ": " : "", st.last_error);
+        return;
+    }
+}
+
+/* When the soonest of the node's sources may fetch again. */
+static const char *remote_retry_after(request_rec *r, const aud_vnode *node)
+{
+    unsigned best = 0;
+
+    for (size_t i = 0; i < node->n_remotes; i++) {
+        unsigned s = aud_remote_retry_after(node->remotes[i]);
+        if (best == 0 || s < best)
+            best = s;
+    }
+    return apr_psprintf(r->pool, "%u", best ? best : 1);
 }
 
 static int authenticate_bearer(request_rec *r)
@@ -1228,7 +1443,9 @@ static int authenticate_bearer(request_rec *r)
                           "nothing; list the audiences this API accepts with AudAllow",
                           api, conf->path ? conf->path : r->uri);
     }
-    if (aud_result_has(&summary, AUD_REASON_KEYS_UNAVAILABLE) && rate_limit_ok(&last_no_keys_log))
+    if (aud_result_has(&summary, AUD_REASON_KEYS_UNAVAILABLE) && node != NULL && node->n_remotes > 0)
+        log_remote_keys_unavailable(r, conf, api, node);
+    else if (aud_result_has(&summary, AUD_REASON_KEYS_UNAVAILABLE) && rate_limit_ok(&last_no_keys_log))
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "AUD0011: %s (%s) has AuthType Bearer but no verification keys: requests get "
                       "503; add AudKeyFile or AudSecretFile",
@@ -1286,7 +1503,8 @@ static int authenticate_bearer(request_rec *r)
 
     primary = aud_audit_primary_reason(&summary);
     if (primary == AUD_REASON_KEYS_UNAVAILABLE) {
-        apr_table_setn(r->err_headers_out, "Retry-After", AUD_RETRY_AFTER);
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       node != NULL && node->n_remotes > 0 ? remote_retry_after(r, node) : AUD_RETRY_AFTER);
         return HTTP_SERVICE_UNAVAILABLE;
     }
     if (cred == CRED_NONE) {
@@ -1476,7 +1694,7 @@ static void lint_configuration(apr_pool_t *p, server_rec *s)
             const char **values = string_list(conf->vs.allow, &n);
             aud_lint_audiences(values, n, (const double *)conf->vs.allow_until->elts, now, lint_warn, &at);
         }
-        if (conf->allow_set && conf->keys_file != NULL && !conf->issuers_set) {
+        if (conf->allow_set && conf->keys_file != NULL && (conf->vs.issuers == NULL || conf->vs.issuers->nelts == 0)) {
             lint_place at = {s, conf->keys_file, conf->keys_line, where};
             lint_warn(&at, "keys but no AudIssuer: a token from any issuer that these keys verify is accepted; "
                            "name the issuer with AudIssuer");
@@ -1491,6 +1709,36 @@ static void hook_test_config(apr_pool_t *pconf, server_rec *s)
 
 /* ----------------------------------------------------------------- hooks */
 
+static void server_rk_settings(server_rec *s, const aud_rk_settings **settings, const char **ca_file)
+{
+    const aud_server_conf *sconf = ap_get_module_config(s->module_config, &auth_aud_module);
+
+    *settings = &sconf->rk;
+    *ca_file = sconf->ca_file;
+}
+
+/* AudDiscovery names the issuer its document must carry; a section without
+ * AudIssuer accepts that issuer (and only it). */
+static void use_discovery_issuers(apr_pool_t *pconf)
+{
+    for (int i = 0; registered_confs != NULL && i < registered_confs->nelts; i++) {
+        aud_dir_conf *conf = APR_ARRAY_IDX(registered_confs, i, aud_dir_conf *);
+        apr_array_header_t *list = NULL;
+        if (!conf->remotes_set || conf->issuers_set)
+            continue;
+        for (int k = 0; k < conf->vs.remotes->nelts; k++) {
+            const char *issuer = aud_rk_issuer(APR_ARRAY_IDX(conf->vs.remotes, k, aud_rk_source *));
+            if (issuer == NULL)
+                continue;
+            if (list == NULL)
+                list = apr_array_make(pconf, 1, sizeof(const char *));
+            APR_ARRAY_PUSH(list, const char *) = issuer;
+        }
+        if (list != NULL)
+            conf->vs.issuers = list;
+    }
+}
+
 static int hook_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     /* jansson seeds its hash function on first use, which is not thread-safe;
@@ -1498,6 +1746,7 @@ static int hook_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     json_object_seed(0);
     registered_confs = apr_array_make(pconf, 16, sizeof(aud_dir_conf *));
     readable_secrets = apr_array_make(pconf, 2, sizeof(const char *));
+    aud_rk_pre_config(pconf);
     return OK;
 }
 
@@ -1510,6 +1759,10 @@ static int hook_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 
     json_object_seed(0);
     apr_pool_cleanup_register(pconf, NULL, vcache_clear, apr_pool_cleanup_null);
+    /* Remote key sources before the verifiers that use them. */
+    if (aud_rk_post_config(pconf, s, server_rk_settings) != OK)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    use_discovery_issuers(pconf);
 
     /* Each section's verifier, for its own settings: what most requests use
      * (see merge_dir_config). Failing here stops start-up, not a request. */
@@ -1542,6 +1795,7 @@ static int hook_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     build_api_views(pconf);
     if (dry_run)
         return OK;
+    aud_rk_fetch_all();
     lint_configuration(ptemp, s);
     for (int i = 0; readable_secrets != NULL && i < readable_secrets->nelts; i++)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
@@ -1556,6 +1810,7 @@ static void hook_child_init(apr_pool_t *pchild, server_rec *s)
     const aud_server_conf *sconf = ap_get_module_config(s->module_config, &auth_aud_module);
 
     aud_tc_init(pchild, (size_t)sconf->cache_entries);
+    aud_rk_child_init(pchild, s);
 }
 
 static void register_hooks(apr_pool_t *p)

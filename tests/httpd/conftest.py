@@ -569,7 +569,7 @@ def httpd(workdir, keys):
 
 
 # Fixtures that are running servers: the error-log guard checks each.
-SERVER_FIXTURES = ["httpd", "restart_httpd"]
+SERVER_FIXTURES = ["httpd", "restart_httpd", "remote_httpd"]
 
 
 @pytest.fixture

@@ -46,6 +46,9 @@ typedef struct {
      * were in flight at once at most. */
     long delay_ms;
     int in_flight, max_in_flight;
+    /* Called once, from inside the first fetch, without the net's lock. */
+    void (*during)(void *baton);
+    void *during_baton;
 } fake_net;
 
 static void net_init(fake_net *net)
@@ -103,7 +106,11 @@ static bool fake_fetch(void *baton, const char *url, const aud_fetch_options *op
     if (net->in_flight > net->max_in_flight)
         net->max_in_flight = net->in_flight;
     long delay = net->delay_ms;
+    void (*during)(void *) = net->during;
+    net->during = NULL;
     pthread_mutex_unlock(&net->mu);
+    if (during != NULL)
+        during(net->during_baton);
     if (delay > 0) {
         struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
         nanosleep(&ts, NULL);
@@ -329,6 +336,35 @@ START_TEST(cache_control_max_age_is_honoured_within_bounds)
     ck_assert(interval_for_max_age(5) == 60);      /* below AudKeyRefreshMin */
     ck_assert(interval_for_max_age(0) == 60);      /* no-cache / no-store */
     ck_assert(interval_for_max_age(999999) == 86400);
+}
+END_TEST
+
+/* What the module's token cache relies on: "quiet" holds only while the
+ * same keys are current, usable and not due. */
+START_TEST(quiet_only_while_the_same_keys_are_current)
+{
+    rig g;
+    rig_init(&g);
+    g.rc.refresh = 600;
+    route_jwks(&g.net, JWKS_URL, "k1", NULL, -1);
+    rig_start(&g);
+    uint32_t gen1, gen2, gen3;
+    ck_assert(!aud_remote_quiet(g.remote, &gen1)); /* nothing fetched yet */
+    ck_assert(aud_remote_refresh(g.remote));
+    ck_assert(aud_remote_quiet(g.remote, &gen1));
+    g.now += 599;
+    ck_assert(aud_remote_quiet(g.remote, &gen2));
+    ck_assert_uint_eq(gen1, gen2);
+    g.now += 1;
+    ck_assert(!aud_remote_quiet(g.remote, &gen2)); /* due */
+    ck_assert_uint_eq(rig_check(&g, "k1", false), 0); /* refreshes */
+    ck_assert(aud_remote_quiet(g.remote, &gen2));
+    ck_assert_uint_ne(gen1, gen2); /* a new document, even if the same keys */
+    net_route(&g.net, JWKS_URL, NULL, -1);
+    g.now += 600;
+    ck_assert_uint_eq(rig_check(&g, "k1", false), 0); /* the refresh fails; stale keys serve */
+    ck_assert(!aud_remote_quiet(g.remote, &gen3)); /* stale keys: always check afresh */
+    rig_free(&g);
 }
 END_TEST
 
@@ -696,6 +732,16 @@ START_TEST(url_rules)
     ck_assert(!aud_fetch_url_check("http://[::2]/k", &err));
     ck_assert(!aud_fetch_url_check("file:///etc/passwd", &err));
     ck_assert(!aud_fetch_url_check("https://idp.test/a b", &err));
+
+    ck_assert(aud_fetch_redirect_check("https://idp.test/k", "https://cdn.idp.test/k", &err));
+    ck_assert(aud_fetch_redirect_check("http://127.0.0.1:1/k", "http://localhost:2/k", &err));
+    ck_assert(aud_fetch_redirect_check("http://127.0.0.1:1/k", "https://idp.test/k", &err));
+    ck_assert(!aud_fetch_redirect_check("https://idp.test/k", "http://idp.test/k", &err));
+    ck_assert(!aud_fetch_redirect_check("https://127.0.0.1/k", "http://127.0.0.1/k", &err));
+    ck_assert_ptr_nonnull(strstr(err.text, "https to plain http"));
+    ck_assert(!aud_fetch_redirect_check("https://idp.test/k", "https://127.0.0.1/admin", &err));
+    ck_assert_ptr_nonnull(strstr(err.text, "loopback"));
+    ck_assert(!aud_fetch_redirect_check("https://idp.test/k", "file:///etc/passwd", &err));
 }
 END_TEST
 
@@ -770,6 +816,60 @@ START_TEST(one_store_one_fetch_for_every_user)
     sa.release(sa.baton, ka);
     ck_assert_int_eq(net.calls, 2);
 
+    aud_remote_destroy(a);
+    aud_remote_destroy(b);
+    pthread_mutex_destroy(&tl.mu);
+    free(mem);
+    net_free(&net);
+}
+END_TEST
+
+typedef struct {
+    double *now;
+    aud_key_source src;
+} late_reader;
+
+/* Another user of the store whose clock reading is a little older than the
+ * claim of the fetch in progress, as when it read the clock just before the
+ * fetching thread took the lock. */
+static void kid_miss_from_the_past(void *baton)
+{
+    late_reader *lr = baton;
+    *lr->now -= 0.5;
+    lr->src.kid_missing(lr->src.baton, "k9");
+}
+
+START_TEST(a_reading_taken_before_a_claim_does_not_start_a_second_fetch)
+{
+    fake_net net;
+    net_init(&net);
+    route_jwks(&net, JWKS_URL, "k1", NULL, -1);
+    void *mem = malloc(aud_remote_store_size());
+    ck_assert_ptr_nonnull(mem);
+    aud_remote_store_init(mem);
+    test_lock tl;
+    pthread_mutex_init(&tl.mu, NULL);
+    aud_remote_store store = {mem, tl_lock, tl_unlock, &tl};
+    double now = TS_NOW;
+    aud_remote_config rc;
+    aud_remote_config_init(&rc);
+    rc.jwks_uri = JWKS_URL;
+    rc.now = ts_clock;
+    rc.now_baton = &now;
+    rc.fetch = fake_fetch;
+    rc.fetch_baton = &net;
+    rc.store = &store;
+    aud_error err;
+    aud_remote *a = aud_remote_create(&rc, &err);
+    aud_remote *b = aud_remote_create(&rc, &err);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    late_reader lr = {&now, aud_remote_key_source(b)};
+    net.during = kid_miss_from_the_past;
+    net.during_baton = &lr;
+    ck_assert(aud_remote_refresh(a));
+    ck_assert_int_eq(net.calls, 1);
+    ck_assert_int_eq(net.max_in_flight, 1);
     aud_remote_destroy(a);
     aud_remote_destroy(b);
     pthread_mutex_destroy(&tl.mu);
@@ -1206,6 +1306,7 @@ Suite *suite_remote(void)
     tcase_add_test(policy, refresh_happens_when_due_and_not_before);
     tcase_add_test(policy, cache_control_max_age_is_honoured_within_bounds);
     tcase_add_test(policy, refresh_below_min_interval_is_raised_to_it);
+    tcase_add_test(policy, quiet_only_while_the_same_keys_are_current);
     tcase_add_test(policy, unknown_kid_refreshes_at_most_once_per_min_interval);
     tcase_add_test(policy, rotation_new_kid_is_accepted_after_the_refresh_it_triggers);
     tcase_add_test(policy, failures_keep_last_good_keys_until_max_stale);
@@ -1222,6 +1323,7 @@ Suite *suite_remote(void)
 
     TCase *threads = tcase_create("threads");
     tcase_add_test(threads, one_store_one_fetch_for_every_user);
+    tcase_add_test(threads, a_reading_taken_before_a_claim_does_not_start_a_second_fetch);
     tcase_add_test(threads, many_threads_share_one_fetch_at_a_time);
     tcase_add_test(threads, checks_wait_for_the_first_fetch);
     tcase_add_test(threads, waiting_for_a_hung_first_fetch_is_bounded);

@@ -54,20 +54,6 @@ void aud_rk_pre_config(apr_pool_t *pconf)
     ap_mutex_register(pconf, RK_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-const char *aud_rk_seconds(cmd_parms *cmd, const char *arg, long min, long max, double *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(arg, &end, 10);
-    if (!apr_isdigit(arg[0]) || *end != '\0' || errno != 0 || v < min || v > max)
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number of seconds from %ld to %ld",
-                            cmd->cmd->name, arg, min, max);
-    *out = (double)v;
-    return NULL;
-}
-
 const char *aud_rk_add(cmd_parms *cmd, const aud_rk_settings *section, bool discovery, const char *url,
                        aud_rk_source **out)
 {

@@ -33,10 +33,6 @@ typedef void aud_rk_server_fn(server_rec *s, const aud_rk_settings **settings, c
 
 void aud_rk_pre_config(apr_pool_t *pconf);
 
-/* A directive's number of seconds, whole, from min to max. NULL or the
- * error message. */
-const char *aud_rk_seconds(cmd_parms *cmd, const char *arg, long min, long max, double *out);
-
 /* Checks url (a malformed or plain-http non-loopback URL is an error now)
  * and records it for post_config. section: the section's own settings,
  * read in post_config (later lines of the section count). */

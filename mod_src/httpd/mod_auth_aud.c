@@ -590,6 +590,23 @@ static const char *set_discovery(cmd_parms *cmd, void *cfg, const char *arg)
     return add_remote(cmd, cfg, true, arg);
 }
 
+/* A directive's whole number from min to max, in plain decimal digits (no
+ * sign, spaces, hex or exponent). NULL, or the message naming the directive,
+ * the value and the range. */
+static const char *whole_number(cmd_parms *cmd, const char *arg, long min, long max, const char *unit, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (!apr_isdigit(arg[0]) || *end != '\0' || errno != 0 || v < min || v > max)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number of %s from %ld to %ld", cmd->cmd->name, arg,
+                            unit, min, max);
+    *out = v;
+    return NULL;
+}
+
 enum rk_setting { RK_REFRESH, RK_REFRESH_MIN, RK_MAX_STALE, RK_FETCH_TIMEOUT };
 
 /* In a section: for that section's sources; at server or virtual host
@@ -598,29 +615,30 @@ static const char *set_rk_seconds(cmd_parms *cmd, void *cfg, const char *arg)
 {
     aud_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &auth_aud_module);
     aud_rk_settings *rk = cmd->path != NULL ? &((aud_dir_conf *)cfg)->rk : &sconf->rk;
-    const char *err;
-    double v;
+    enum rk_setting which = (enum rk_setting)(intptr_t)cmd->info;
+    static const long max[] = {[RK_REFRESH] = 7 * 86400, [RK_REFRESH_MIN] = 86400, [RK_MAX_STALE] = 30 * 86400,
+                               [RK_FETCH_TIMEOUT] = 60};
+    long v;
+    const char *err = whole_number(cmd, arg, which == RK_MAX_STALE ? 0 : 1, max[which], "seconds", &v);
 
-    switch ((enum rk_setting)(intptr_t)cmd->info) {
+    if (err != NULL)
+        return err;
+    switch (which) {
     case RK_REFRESH:
-        err = aud_rk_seconds(cmd, arg, 1, 7 * 86400, &v);
-        rk->refresh = v;
+        rk->refresh = (double)v;
         break;
     case RK_REFRESH_MIN:
-        err = aud_rk_seconds(cmd, arg, 1, 86400, &v);
-        rk->refresh_min = v;
+        rk->refresh_min = (double)v;
         break;
     case RK_MAX_STALE:
-        err = aud_rk_seconds(cmd, arg, 0, 30 * 86400, &v);
-        rk->max_stale = v;
+        rk->max_stale = (double)v;
         rk->max_stale_set = 1;
         break;
-    default:
-        err = aud_rk_seconds(cmd, arg, 1, 60, &v);
-        rk->fetch_timeout = v;
+    case RK_FETCH_TIMEOUT:
+        rk->fetch_timeout = (double)v;
         break;
     }
-    return err;
+    return NULL;
 }
 
 static const char *set_ca_file(cmd_parms *cmd, void *cfg, const char *arg)
@@ -682,15 +700,11 @@ static const char *set_leeway(cmd_parms *cmd, void *cfg, const char *arg)
 static const char *set_max_token_size(cmd_parms *cmd, void *cfg, const char *arg)
 {
     aud_dir_conf *conf = cfg;
-    char *end;
     long v;
+    const char *err = whole_number(cmd, arg, AUD_TOKEN_SIZE_MIN, AUD_TOKEN_SIZE_MAX, "bytes", &v);
 
-    errno = 0;
-    v = strtol(arg, &end, 10);
-    if (!apr_isdigit(arg[0]) || end == arg || *end != '\0' || errno != 0 || v < AUD_TOKEN_SIZE_MIN ||
-        v > AUD_TOKEN_SIZE_MAX)
-        return apr_psprintf(cmd->pool, "AudMaxTokenSize: '%s' is not a whole number of bytes from %d to %d",
-                            arg, AUD_TOKEN_SIZE_MIN, AUD_TOKEN_SIZE_MAX);
+    if (err != NULL)
+        return err;
     conf->vs.max_token_size = (apr_size_t)v;
     conf->max_token_size_set = 1;
     note_vsetting(cmd, conf);
@@ -748,16 +762,12 @@ static const char *set_cache_entries(cmd_parms *cmd, void *cfg, const char *arg)
 {
     aud_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &auth_aud_module);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    char *end;
     long v;
 
+    if (err == NULL)
+        err = whole_number(cmd, arg, 0, AUD_CACHE_MAX, "entries (0: off)", &v);
     if (err != NULL)
         return err;
-    errno = 0;
-    v = strtol(arg, &end, 10);
-    if (!apr_isdigit(arg[0]) || *end != '\0' || errno != 0 || v < 0 || v > AUD_CACHE_MAX)
-        return apr_psprintf(cmd->pool, "AudCacheEntries: '%s' is not a whole number from 0 (off) to %d", arg,
-                            AUD_CACHE_MAX);
     sconf->cache_entries = v;
     sconf->cache_entries_set = 1;
     return NULL;

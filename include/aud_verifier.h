@@ -67,24 +67,38 @@ aud_verifier *aud_verifier_create(const aud_verifier_config *config, aud_error *
 void aud_verifier_destroy(aud_verifier *v);
 
 /* Checks a compact JWS. Never returns NULL except on memory exhaustion.
- * Every failing check is reported, not only the first; claims are checked
- * even when the signature is not valid, and the result says so. */
-/* What aud_verifier_check decides (reasons form a bitmask; every failing
- * check is reported, not only the first):
- * - token length 0 -> no_token. Longer than config.max_token_size (default 16384) -> malformed.
- * - Not exactly 3 dot-separated segments; any segment not strict base64url (no padding '=', no '+' or '/', no whitespace, zero trailing bits); header or payload not a JSON object; duplicate member names; \u0000 in any string; number overflow (1e400, huge ints); nesting deeper than AUD_JSON_MAX_DEPTH (20) -> malformed. (If the header is malformed the payload is still decoded and its claims checked, marked unverified.)
- * - header "alg" missing or not a string -> malformed. "none" in any case spelling -> alg_not_allowed. alg unknown, or not in config.algorithms (0 = all asymmetric: RS*, PS*, ES*, EdDSA; HS* only when listed) -> alg_not_allowed. Names are case-sensitive ("rs256" is unknown).
- * - header "crit" present (anything) -> malformed (we implement no extensions); header "b64" present -> malformed.
- * - header jwk/jku/x5u/x5c are ignored, never used or fetched: a token signed by an attacker key embedded in "jwk" fails with bad_signature (no kid) or unknown_key (kid not configured).
- * - "kid" present but not a string -> malformed. kid present and no configured key has it, or none with that kid fits the alg -> unknown_key (never falls back to other keys). No kid: every configured key fitting the alg (type/curve, key's own alg, HMAC secret at least hash-length) is tried; none fits -> unknown_key; none verifies -> bad_signature. ES signature not exactly 64/96/132 bytes (e.g. DER) -> bad_signature; r=0 or s=0 -> bad_signature. RS/PS keys < 2048 bits are refused at load time.
- * - signature_verified is true only if a configured key verified the signature.
- * - Claims are checked whenever the payload is a JSON object, even if the signature failed:
- * exp missing or not a JSON number -> claim_invalid; nbf/iat present and not a number -> claim_invalid.
- * now >= exp + leeway -> expired. nbf > now + leeway -> not_yet_valid. iat > now + leeway -> not_yet_valid. (leeway default 60; fractions allowed.)
- * issuers configured: iss missing or not byte-equal to one -> issuer_mismatch (iss present but not a string -> claim_invalid). No issuers configured: iss unchecked.
- * no audiences configured -> no_audience_configured (never accept). Else aud missing -> aud_missing; aud not a string or a non-empty array of strings (number, object, null, [], [1]) -> malformed; no element byte-equal to a configured audience -> aud_mismatch; else matched_audience = that configured audience (case-sensitive, no normalisation of slashes/schemes/Unicode).
- * - reasons == 0 means accepted. result->details[reason] holds plain words for each failure. header/claims hold the decoded JSON (NULL when not an object).
- */
+ * Every failing check is reported, not only the first, and claims are
+ * checked even when the signature is not valid (signature_verified says
+ * whether they can be believed). reasons == 0 means accepted; details[]
+ * holds plain words for each failure.
+ *
+ * no_token         the token is empty.
+ * malformed        over max_token_size; not three strict base64url segments
+ *                  (no '=', '+', '/', whitespace, non-zero trailing bits);
+ *                  header or payload not a JSON object; duplicate names,
+ *                  \u0000, overflowing numbers, nesting over 20; "alg" or
+ *                  "kid" not a string; any "crit" or "b64" (no extension is
+ *                  implemented); "aud" not a string or a non-empty array of
+ *                  strings. A bad header does not stop the claim checks.
+ * alg_not_allowed  "none" in any spelling; an unknown name (case-sensitive);
+ *                  not in config.algorithms.
+ * unknown_key      the kid names no configured key, or none that fits the
+ *                  alg (never a fallback to other keys); no kid and no key
+ *                  fits the alg (type, curve, the key's own alg, HMAC
+ *                  secret length).
+ * bad_signature    no fitting key verifies (ES* must be raw R||S of exact
+ *                  length; DER and r = 0 or s = 0 fail). Keys in the header
+ *                  (jwk, jku, x5u, x5c) are never used.
+ * keys_unavailable a key source has nothing and no other key fits.
+ * claim_invalid    exp missing or not a number; nbf/iat/iss of the wrong
+ *                  type.
+ * expired          now >= exp + leeway.
+ * not_yet_valid    nbf > now + leeway, or iat > now + leeway.
+ * issuer_mismatch  issuers configured and iss absent or not byte-equal.
+ * no_audience_configured  nothing is allowed, so nothing is accepted.
+ * aud_missing, aud_mismatch  no aud, or no value byte-equal to an allowed
+ *                  audience still in its allowance (audience_until); a
+ *                  permanent audience is preferred over an expiring one. */
 aud_result *aud_verifier_check(const aud_verifier *v, const char *token, size_t token_len);
 
 #endif

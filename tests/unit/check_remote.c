@@ -762,33 +762,56 @@ static void tl_unlock(void *b)
 }
 
 /* Two source objects over one store, as two child processes over shared
- * memory: one fetch serves both. */
-START_TEST(one_store_one_fetch_for_every_user)
-{
+ * memory, with a fake network serving a set with kid k1. */
+typedef struct {
     fake_net net;
-    net_init(&net);
-    route_jwks(&net, JWKS_URL, "k1", NULL, -1);
-    void *mem = malloc(aud_remote_store_size());
-    ck_assert_ptr_nonnull(mem);
-    aud_remote_store_init(mem);
+    void *mem;
     test_lock tl;
-    pthread_mutex_init(&tl.mu, NULL);
-    aud_remote_store store = {mem, tl_lock, tl_unlock, &tl};
-    double now = TS_NOW;
+    aud_remote_store store;
+    double now;
+    aud_remote *a, *b;
+} shared_pair;
 
+static void shared_pair_open(shared_pair *sp)
+{
+    net_init(&sp->net);
+    route_jwks(&sp->net, JWKS_URL, "k1", NULL, -1);
+    sp->mem = malloc(aud_remote_store_size());
+    ck_assert_ptr_nonnull(sp->mem);
+    aud_remote_store_init(sp->mem);
+    pthread_mutex_init(&sp->tl.mu, NULL);
+    sp->store = (aud_remote_store){sp->mem, tl_lock, tl_unlock, &sp->tl};
+    sp->now = TS_NOW;
     aud_remote_config rc;
     aud_remote_config_init(&rc);
     rc.jwks_uri = JWKS_URL;
     rc.now = ts_clock;
-    rc.now_baton = &now;
+    rc.now_baton = &sp->now;
     rc.fetch = fake_fetch;
-    rc.fetch_baton = &net;
-    rc.store = &store;
+    rc.fetch_baton = &sp->net;
+    rc.store = &sp->store;
     aud_error err;
-    aud_remote *a = aud_remote_create(&rc, &err);
-    aud_remote *b = aud_remote_create(&rc, &err);
-    ck_assert_ptr_nonnull(a);
-    ck_assert_ptr_nonnull(b);
+    sp->a = aud_remote_create(&rc, &err);
+    sp->b = aud_remote_create(&rc, &err);
+    ck_assert_ptr_nonnull(sp->a);
+    ck_assert_ptr_nonnull(sp->b);
+}
+
+static void shared_pair_close(shared_pair *sp)
+{
+    aud_remote_destroy(sp->a);
+    aud_remote_destroy(sp->b);
+    pthread_mutex_destroy(&sp->tl.mu);
+    free(sp->mem);
+    net_free(&sp->net);
+}
+
+/* One fetch serves both. */
+START_TEST(one_store_one_fetch_for_every_user)
+{
+    shared_pair sp;
+    shared_pair_open(&sp);
+    aud_remote *a = sp.a, *b = sp.b;
     aud_key_source sa = aud_remote_key_source(a), sb = aud_remote_key_source(b);
 
     const aud_keyset *ka = sa.acquire(sa.baton);
@@ -796,31 +819,27 @@ START_TEST(one_store_one_fetch_for_every_user)
     const aud_keyset *kb = sb.acquire(sb.baton);
     ck_assert_ptr_nonnull(kb);
     ck_assert_ptr_ne(ka, kb); /* each parsed its own copy */
-    ck_assert_int_eq(net.calls, 1);
+    ck_assert_int_eq(sp.net.calls, 1);
     sa.release(sa.baton, ka);
     sb.release(sb.baton, kb);
 
     /* A kid miss in b right after a's fetch costs nothing. */
     sb.kid_missing(sb.baton, "nope");
-    ck_assert_int_eq(net.calls, 1);
+    ck_assert_int_eq(sp.net.calls, 1);
 
     /* b refreshes on a kid miss later; a sees the new document. */
-    route_jwks(&net, JWKS_URL, "k1", "k2", -1);
-    now += 60;
+    route_jwks(&sp.net, JWKS_URL, "k1", "k2", -1);
+    sp.now += 60;
     uint32_t gen = aud_remote_generation(a);
     sb.kid_missing(sb.baton, "k2");
-    ck_assert_int_eq(net.calls, 2);
+    ck_assert_int_eq(sp.net.calls, 2);
     ck_assert_uint_ne(aud_remote_generation(a), gen);
     ka = sa.acquire(sa.baton);
     ck_assert_uint_eq(aud_keyset_count(ka), 2);
     sa.release(sa.baton, ka);
-    ck_assert_int_eq(net.calls, 2);
+    ck_assert_int_eq(sp.net.calls, 2);
 
-    aud_remote_destroy(a);
-    aud_remote_destroy(b);
-    pthread_mutex_destroy(&tl.mu);
-    free(mem);
-    net_free(&net);
+    shared_pair_close(&sp);
 }
 END_TEST
 
@@ -841,40 +860,16 @@ static void kid_miss_from_the_past(void *baton)
 
 START_TEST(a_reading_taken_before_a_claim_does_not_start_a_second_fetch)
 {
-    fake_net net;
-    net_init(&net);
-    route_jwks(&net, JWKS_URL, "k1", NULL, -1);
-    void *mem = malloc(aud_remote_store_size());
-    ck_assert_ptr_nonnull(mem);
-    aud_remote_store_init(mem);
-    test_lock tl;
-    pthread_mutex_init(&tl.mu, NULL);
-    aud_remote_store store = {mem, tl_lock, tl_unlock, &tl};
-    double now = TS_NOW;
-    aud_remote_config rc;
-    aud_remote_config_init(&rc);
-    rc.jwks_uri = JWKS_URL;
-    rc.now = ts_clock;
-    rc.now_baton = &now;
-    rc.fetch = fake_fetch;
-    rc.fetch_baton = &net;
-    rc.store = &store;
-    aud_error err;
-    aud_remote *a = aud_remote_create(&rc, &err);
-    aud_remote *b = aud_remote_create(&rc, &err);
-    ck_assert_ptr_nonnull(a);
-    ck_assert_ptr_nonnull(b);
-    late_reader lr = {&now, aud_remote_key_source(b)};
-    net.during = kid_miss_from_the_past;
-    net.during_baton = &lr;
+    shared_pair sp;
+    shared_pair_open(&sp);
+    aud_remote *a = sp.a, *b = sp.b;
+    late_reader lr = {&sp.now, aud_remote_key_source(b)};
+    sp.net.during = kid_miss_from_the_past;
+    sp.net.during_baton = &lr;
     ck_assert(aud_remote_refresh(a));
-    ck_assert_int_eq(net.calls, 1);
-    ck_assert_int_eq(net.max_in_flight, 1);
-    aud_remote_destroy(a);
-    aud_remote_destroy(b);
-    pthread_mutex_destroy(&tl.mu);
-    free(mem);
-    net_free(&net);
+    ck_assert_int_eq(sp.net.calls, 1);
+    ck_assert_int_eq(sp.net.max_in_flight, 1);
+    shared_pair_close(&sp);
 }
 END_TEST
 

@@ -269,6 +269,19 @@ static bool skip_value(cursor *c, int depth);
  * bracket; each member's value goes to skip_value. */
 static bool scan_name(cursor *c, aa_str *name);
 
+/* Steps over the '[' under the cursor; true (and past the ']') when the
+ * array is empty. */
+static bool array_opened_empty(cursor *c)
+{
+    c->p++;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ']') {
+        c->p++;
+        return true;
+    }
+    return false;
+}
+
 /* After an element of an array or object: true with *more set when ','
  * (another element follows) or the closing byte (the end) comes next. */
 static bool after_element(cursor *c, char close, bool *more)
@@ -355,13 +368,9 @@ static bool scan_opt(cursor *c, aa_opt *dst, int depth)
  * elements are validated and ignored, as the jansson path does. */
 static bool scan_string_list(cursor *c, aa_str *list, size_t *n, int depth)
 {
-    c->p++;
     *n = 0;
-    skip_ws(c);
-    if (c->p < c->end && *c->p == ']') {
-        c->p++;
+    if (array_opened_empty(c))
         return true;
-    }
     for (;;) {
         skip_ws(c);
         if (c->p < c->end && *c->p == '"') {
@@ -432,13 +441,9 @@ static bool scan_hint(cursor *c, aa_hint *h, bool *usable, int depth)
 
 static bool scan_hints(cursor *c, aa_record *r, int depth)
 {
-    c->p++;
     r->n_hints = 0;
-    skip_ws(c);
-    if (c->p < c->end && *c->p == ']') {
-        c->p++;
+    if (array_opened_empty(c))
         return true;
-    }
     for (;;) {
         skip_ws(c);
         if (c->p < c->end && *c->p == '{') {

@@ -14,5 +14,6 @@ Suite *suite_audit(void);
 Suite *suite_hints(void);
 Suite *suite_sources(void);
 Suite *suite_remote(void);
+Suite *suite_text(void);
 
 #endif

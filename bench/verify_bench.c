@@ -294,7 +294,6 @@ int main(int argc, char **argv)
     config.issuers = issuers;
     config.n_issuers = 1;
     config.now = bench_now;
-    config.logger = logger;
     aud_verifier *v = aud_verifier_create(&config, &err);
     if (v == NULL) {
         fprintf(stderr, "verify_bench: %s\n", err.text);

@@ -7,9 +7,32 @@
 #ifndef AUD_AUDIT_H
 #define AUD_AUDIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "aud_result.h"
+
+/* What became of a request, and under which mode: stable words, as the
+ * reason codes are, since operators' scripts and aud-audit match them. */
+typedef enum {
+    AUD_DECISION_ACCEPT,       /* "accept" */
+    AUD_DECISION_REJECT,       /* "reject": refused */
+    AUD_DECISION_AUDIT_REJECT, /* "audit_reject": would have been refused; let through in audit mode */
+    AUD_DECISION_COUNT
+} aud_decision;
+
+typedef enum {
+    AUD_MODE_ENFORCE, /* "enforce" */
+    AUD_MODE_AUDIT,   /* "audit" */
+    AUD_MODE_COUNT
+} aud_mode;
+
+const char *aud_decision_word(aud_decision decision);
+const char *aud_mode_word(aud_mode mode);
+/* Case-insensitive, as httpd directives are; false for anything else. */
+bool aud_mode_from_word(const char *word, aud_mode *out);
+/* The decision a result leads to under a mode. */
+aud_decision aud_decision_of(const aud_result *result, aud_mode mode);
 
 /* Strings may be NULL (written as JSON null) and need not be valid UTF-8:
  * bytes that are not are replaced, so a hostile request line cannot make the
@@ -21,8 +44,8 @@ typedef struct {
     const char *method;
     const char *client_ip;
     int status;             /* the HTTP status sent, 0 when not known (written as null) */
-    const char *mode;       /* "enforce" or "audit" */
-    const char *decision;   /* "accept", "reject" or "audit_reject" */
+    aud_mode mode;
+    aud_decision decision;
     const char *request_id; /* mod_unique_id's UNIQUE_ID, or NULL */
 } aud_audit_request;
 

@@ -59,6 +59,9 @@ typedef struct aud_result {
      * and 0 otherwise. Owned by the result. */
     char *ended_audience;
     double ended_until;
+    /* The generation of the keys the signature was checked with (see
+     * aud_verifier_key_generation). */
+    uint64_t key_generation;
     /* Hints at the likely cause (aud_hints_add): a JSON array of objects
      * {"code", "text", ...}, or NULL before hints are computed. */
     json_t *hints;
@@ -86,6 +89,15 @@ const char *aud_result_claim_string(const aud_result *r, const char *name);
 const char *aud_result_header_string(const aud_result *r, const char *name);
 /* The client the token was issued to: azp, else client_id, else appid. */
 const char *aud_result_client(const aud_result *r);
+
+/* The token's scopes as one space-separated text: scope, else scp (a
+ * string, or an array of strings as Entra ID sends it). malloc'd; NULL when
+ * the token has neither. */
+char *aud_result_scope_text(const aud_result *r);
+/* The user name: the claim named (NULL: "sub") when it is a non-empty
+ * string, else the client (client-credentials tokens carry no sub); NULL
+ * when there is neither. */
+const char *aud_result_user(const aud_result *r, const char *claim);
 
 /* Writes the token's correlation id (AUD_TOKEN_ID_HEX hex digits + NUL). */
 void aud_token_id(const char *token, size_t len, char out[AUD_TOKEN_ID_HEX + 1]);

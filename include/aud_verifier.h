@@ -3,7 +3,9 @@
 #ifndef AUD_VERIFIER_H
 #define AUD_VERIFIER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "aud_alg.h"
 #include "aud_key.h"
@@ -19,15 +21,24 @@ typedef double aud_now_fn(void *baton);
 
 /* Keys that change while a verifier lives (a remote JWKS that rotates). The
  * verifier asks for the current set once per token and gives it back when
- * done, so a source can swap sets under concurrent checks. */
+ * done, so a source can swap sets under concurrent checks.
+ *
+ * Each set a source hands out carries a generation that grows whenever the
+ * source's keys change, so that whoever remembers a verdict (the module's
+ * token cache) can tell whether it was reached with the keys in use now. */
 typedef struct {
-    /* The current key set, or NULL when none can be had (no fetch has
-     * succeeded, or the last good set is too stale): keys_unavailable. */
-    const aud_keyset *(*acquire)(void *baton);
+    /* The current key set and its generation, or NULL when none can be had
+     * (no fetch has succeeded, or the last good set is too stale):
+     * keys_unavailable. */
+    const aud_keyset *(*acquire)(void *baton, uint64_t *generation);
     void (*release)(void *baton, const aud_keyset *set);
     /* A token named a kid the current set lacks: a chance to refresh early.
      * The source decides how often that may cost a fetch. */
     void (*kid_missing)(void *baton, const char *kid);
+    /* The generation acquire would hand out now; false when that may change
+     * before then (a refresh is due, or another process fetched news).
+     * Never fetches, never waits. */
+    bool (*quiet)(void *baton, uint64_t *generation);
     void *baton;
 } aud_key_source;
 
@@ -54,7 +65,6 @@ typedef struct {
     size_t max_token_size;
     aud_now_fn *now; /* required */
     void *now_baton;
-    aud_logger logger;
 } aud_verifier_config;
 
 typedef struct aud_verifier aud_verifier;
@@ -65,6 +75,12 @@ void aud_verifier_config_init(aud_verifier_config *config);
 /* Copies everything it needs from config except the key sets. */
 aud_verifier *aud_verifier_create(const aud_verifier_config *config, aud_error *err);
 void aud_verifier_destroy(aud_verifier *v);
+
+/* The generation of the keys a check would use now (the sum of the
+ * sources' generations, 0 without sources), for keying remembered verdicts;
+ * false when some source is not quiet, and then nothing should be looked up
+ * or remembered. */
+bool aud_verifier_key_generation(const aud_verifier *v, uint64_t *generation);
 
 /* Checks a compact JWS. Never returns NULL except on memory exhaustion.
  * Every failing check is reported, not only the first, and claims are
@@ -90,6 +106,10 @@ void aud_verifier_destroy(aud_verifier *v);
  *                  length; DER and r = 0 or s = 0 fail). Keys in the header
  *                  (jwk, jku, x5u, x5c) are never used.
  * keys_unavailable a key source has nothing and no other key fits.
+ *                  When a kid is unknown, the sources are told (kid_missing);
+ *                  if that changed their keys, the signature is checked once
+ *                  more with the new ones. r->key_generation says which
+ *                  keys the verdict rests on.
  * claim_invalid    exp missing or not a number; nbf/iat/iss of the wrong
  *                  type.
  * expired          now >= exp + leeway.

@@ -409,7 +409,6 @@ static aud_verifier *build_verifier(const options *o, const aud_keyset *const *s
     config.leeway = o->leeway;
     config.now = fixed_now;
     config.now_baton = now;
-    config.logger = stderr_logger;
     aud_error err = {{0}};
     aud_verifier *v = aud_verifier_create(&config, &err);
     if (v == NULL) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aud_time.h"
 
@@ -198,8 +199,8 @@ char *aud_audit_record_with_fields(const aud_audit_request *req, const char *tok
     put(obj, "method", string_or_null(req->method, AUD_AUDIT_MAX_VALUE));
     put(obj, "client_ip", string_or_null(req->client_ip, AUD_AUDIT_MAX_VALUE));
     put(obj, "status", req->status > 0 ? json_integer(req->status) : json_null());
-    put(obj, "mode", string_or_null(req->mode, AUD_AUDIT_MAX_VALUE));
-    put(obj, "decision", string_or_null(req->decision, AUD_AUDIT_MAX_VALUE));
+    put(obj, "mode", json_string(aud_mode_word(req->mode)));
+    put(obj, "decision", json_string(aud_decision_word(req->decision)));
     head = members_text(obj, &head_len);
     json_decref(obj);
     rid = string_or_null(req->request_id, AUD_AUDIT_MAX_VALUE);
@@ -316,4 +317,42 @@ aud_reason aud_audit_primary_reason(const aud_result *result)
             return (aud_reason)i;
     }
     return AUD_REASON_OK;
+}
+
+static const char *const decision_words[AUD_DECISION_COUNT] = {
+    [AUD_DECISION_ACCEPT] = "accept",
+    [AUD_DECISION_REJECT] = "reject",
+    [AUD_DECISION_AUDIT_REJECT] = "audit_reject",
+};
+static const char *const mode_words[AUD_MODE_COUNT] = {
+    [AUD_MODE_ENFORCE] = "enforce",
+    [AUD_MODE_AUDIT] = "audit",
+};
+
+const char *aud_decision_word(aud_decision decision)
+{
+    return (unsigned)decision < AUD_DECISION_COUNT ? decision_words[decision] : "unknown";
+}
+
+const char *aud_mode_word(aud_mode mode)
+{
+    return (unsigned)mode < AUD_MODE_COUNT ? mode_words[mode] : "unknown";
+}
+
+bool aud_mode_from_word(const char *word, aud_mode *out)
+{
+    for (int i = 0; i < AUD_MODE_COUNT; i++) {
+        if (strcasecmp(word, mode_words[i]) == 0) {
+            *out = (aud_mode)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+aud_decision aud_decision_of(const aud_result *result, aud_mode mode)
+{
+    if (result != NULL && aud_result_accepted(result))
+        return AUD_DECISION_ACCEPT;
+    return mode == AUD_MODE_AUDIT ? AUD_DECISION_AUDIT_REJECT : AUD_DECISION_REJECT;
 }

@@ -812,16 +812,19 @@ static bool quiet_locked(const aud_remote *r, double now)
     return !attempt_allowed(r, r->last_attempt, now);
 }
 
-static const aud_keyset *take_locked(aud_remote *r, double now)
+/* Under r->mu. The set to hand out now, or NULL, and the generation of
+ * this process's keys either way. */
+static const aud_keyset *take_locked(aud_remote *r, double now, uint64_t *generation)
 {
     held *h = usable_locked(r, now);
+    *generation = r->seen_doc_gen;
     if (h == NULL)
         return NULL;
     h->refs++;
     return h->set;
 }
 
-static const aud_keyset *remote_acquire(void *baton)
+static const aud_keyset *remote_acquire(void *baton, uint64_t *generation)
 {
     aud_remote *r = baton;
     double now = r->now(r->now_baton);
@@ -831,7 +834,7 @@ static const aud_keyset *remote_acquire(void *baton)
 
     pthread_mutex_lock(&r->mu);
     if (quiet_locked(r, now)) {
-        set = take_locked(r, now);
+        set = take_locked(r, now, generation);
         pthread_mutex_unlock(&r->mu);
         return set;
     }
@@ -839,7 +842,7 @@ static const aud_keyset *remote_acquire(void *baton)
 
     elsewhere = sync_store(r, now, SYNC_USE, &seen);
     pthread_mutex_lock(&r->mu);
-    set = take_locked(r, now);
+    set = take_locked(r, now, generation);
     pthread_mutex_unlock(&r->mu);
     if (set != NULL || !elsewhere)
         return set;
@@ -850,7 +853,7 @@ static const aud_keyset *remote_acquire(void *baton)
     now = r->now(r->now_baton);
     sync_store(r, now, SYNC_USE, NULL);
     pthread_mutex_lock(&r->mu);
-    set = take_locked(r, now);
+    set = take_locked(r, now, generation);
     pthread_mutex_unlock(&r->mu);
     return set;
 }
@@ -895,9 +898,18 @@ static void remote_kid_missing(void *baton, const char *kid)
         sync_store(r, now, SYNC_KID, NULL);
 }
 
+static bool remote_quiet(void *baton, uint64_t *generation)
+{
+    uint32_t doc_gen = 0;
+    bool quiet = aud_remote_quiet(baton, &doc_gen);
+
+    *generation = doc_gen;
+    return quiet;
+}
+
 aud_key_source aud_remote_key_source(aud_remote *r)
 {
-    aud_key_source s = {remote_acquire, remote_release, remote_kid_missing, r};
+    aud_key_source s = {remote_acquire, remote_release, remote_kid_missing, remote_quiet, r};
     return s;
 }
 

@@ -113,6 +113,49 @@ const char *aud_result_client(const aud_result *r)
     return NULL;
 }
 
+char *aud_result_scope_text(const aud_result *r)
+{
+    const char *scope = aud_result_claim_string(r, "scope");
+    const json_t *scp;
+    size_t len = 0, i;
+    json_t *item;
+    char *joined;
+
+    if (scope == NULL)
+        scope = aud_result_claim_string(r, "scp");
+    if (scope != NULL)
+        return strdup(scope);
+    scp = r->claims ? json_object_get(r->claims, "scp") : NULL;
+    if (!json_is_array(scp))
+        return NULL;
+    json_array_foreach(scp, i, item) {
+        if (json_is_string(item))
+            len += json_string_length(item) + 1;
+    }
+    if (len == 0 || (joined = malloc(len)) == NULL)
+        return NULL;
+    len = 0;
+    json_array_foreach(scp, i, item) {
+        if (!json_is_string(item))
+            continue;
+        if (len > 0)
+            joined[len++] = ' ';
+        memcpy(joined + len, json_string_value(item), json_string_length(item));
+        len += json_string_length(item);
+    }
+    joined[len] = '\0';
+    return joined;
+}
+
+const char *aud_result_user(const aud_result *r, const char *claim)
+{
+    const char *user = aud_result_claim_string(r, claim ? claim : "sub");
+
+    if (user == NULL || *user == '\0')
+        user = aud_result_client(r);
+    return (user != NULL && *user != '\0') ? user : NULL;
+}
+
 void aud_token_id(const char *token, size_t len, char out[AUD_TOKEN_ID_HEX + 1])
 {
     unsigned char digest[EVP_MAX_MD_SIZE];

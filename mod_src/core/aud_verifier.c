@@ -6,6 +6,7 @@
 
 #include "aud_b64.h"
 #include "aud_json.h"
+#include "aud_text.h"
 #include "aud_time.h"
 
 struct aud_verifier {
@@ -23,7 +24,6 @@ struct aud_verifier {
     size_t max_token_size;
     aud_now_fn *now;
     void *now_baton;
-    aud_logger logger;
 };
 
 void aud_verifier_config_init(aud_verifier_config *config)
@@ -109,32 +109,14 @@ aud_verifier *aud_verifier_create(const aud_verifier_config *config, aud_error *
     v->max_token_size = config->max_token_size != 0 ? config->max_token_size : AUD_DEFAULT_MAX_TOKEN_SIZE;
     v->now = config->now;
     v->now_baton = config->now_baton;
-    v->logger = config->logger;
     return v;
 }
 
-/* Token-supplied text quoted in a detail: bounded and free of control
- * characters, so that a detail can go into a log line as it is. */
-static const char *quoted(const char *value, char *buf, size_t len)
-{
-    size_t out = 0;
-    size_t i = 0;
-    for (; value[i] != '\0' && out + 4 < len; i++) {
-        unsigned char c = (unsigned char)value[i];
-        buf[out++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    if (value[i] != '\0' && len >= 4) {
-        out = out > len - 4 ? len - 4 : out;
-        memcpy(buf + out, "...", 3);
-        out += 3;
-    }
-    buf[out] = '\0';
-    return buf;
-}
-
-/* "'a', 'b' and 3 more": configured values, for details. */
+/* "'a', 'b' and 3 more": configured values, for details. Each is quoted
+ * whole or cut short between characters, never by the buffer's end. */
 static void list_values(char *const *values, size_t n, char *buf, size_t len)
 {
+    char q[AUD_TEXT_QUOTE_SIZE];
     size_t used = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < n && used < len; i++) {
@@ -142,7 +124,12 @@ static void list_values(char *const *values, size_t n, char *buf, size_t len)
             snprintf(buf + used, len - used, " and %zu more", n - i);
             return;
         }
-        int w = snprintf(buf + used, len - used, "%s'%s'", i > 0 ? ", " : "", values[i]);
+        aud_text_quote_str(values[i], q);
+        if (used + strlen(q) + 5 > len) {
+            snprintf(buf + used, len - used, " and %zu more", n - i);
+            return;
+        }
+        int w = snprintf(buf + used, len - used, "%s'%s'", i > 0 ? ", " : "", q);
         if (w < 0)
             return;
         used += (size_t)w;
@@ -169,7 +156,7 @@ static json_t *decode_segment(aud_result *r, const char *what, const char *seg, 
  * nothing in it forbids verifying. */
 static bool check_header(const aud_verifier *v, aud_result *r, aud_alg *alg)
 {
-    char q[80];
+    char q[AUD_TEXT_QUOTE_SIZE];
     bool usable = true;
     json_t *alg_value = json_object_get(r->header, "alg");
     const char *alg_name = json_string_value(alg_value);
@@ -178,11 +165,11 @@ static bool check_header(const aud_verifier *v, aud_result *r, aud_alg *alg)
         usable = false;
     } else if (aud_alg_name_is_none(alg_name)) {
         aud_result_add_reason(r, AUD_REASON_ALG_NOT_ALLOWED, "unsigned tokens (alg '%s') are never accepted",
-                              quoted(alg_name, q, sizeof q));
+                              aud_text_quote_str(alg_name, q));
         usable = false;
     } else if (!aud_alg_from_name(alg_name, alg)) {
         aud_result_add_reason(r, AUD_REASON_ALG_NOT_ALLOWED, "alg '%s' is not a supported algorithm",
-                              quoted(alg_name, q, sizeof q));
+                              aud_text_quote_str(alg_name, q));
         usable = false;
     } else if ((v->algorithms & AUD_ALG_BIT(*alg)) == 0) {
         aud_result_add_reason(r, AUD_REASON_ALG_NOT_ALLOWED, "alg %s is not among the allowed algorithms",
@@ -208,26 +195,48 @@ static bool check_header(const aud_verifier *v, aud_result *r, aud_alg *alg)
 }
 
 /* The key sets one check uses: the fixed ones plus what each source holds
- * right now, held until the check ends. */
-#define KEY_VIEW_MAX 16
+ * right now, held until the check ends. Every configured set counts: most
+ * locations have a handful, and a view of more than that is allocated. */
+#define KEY_VIEW_INLINE 16
 #define FIXED_SET ((size_t)-1)
 typedef struct {
-    const aud_keyset *sets[KEY_VIEW_MAX];
-    size_t source_of[KEY_VIEW_MAX]; /* index into v->sources, or FIXED_SET */
+    const aud_keyset **sets;
+    size_t *source_of; /* index into v->sources, or FIXED_SET */
     size_t n_sets;
     bool source_empty;
+    uint64_t generation; /* the sum of the sources' generations */
+    const aud_keyset *inline_sets[KEY_VIEW_INLINE];
+    size_t inline_source_of[KEY_VIEW_INLINE];
 } key_view;
 
-static void key_view_open(const aud_verifier *v, key_view *kv)
+static bool key_view_open(const aud_verifier *v, key_view *kv)
 {
+    size_t cap = v->n_keysets + v->n_sources;
+
     kv->n_sets = 0;
     kv->source_empty = false;
-    for (size_t i = 0; i < v->n_keysets && kv->n_sets < KEY_VIEW_MAX; i++) {
+    kv->generation = 0;
+    kv->sets = kv->inline_sets;
+    kv->source_of = kv->inline_source_of;
+    if (cap > KEY_VIEW_INLINE) {
+        kv->sets = malloc(cap * sizeof *kv->sets);
+        kv->source_of = malloc(cap * sizeof *kv->source_of);
+        if (kv->sets == NULL || kv->source_of == NULL) {
+            free(kv->sets);
+            free(kv->source_of);
+            kv->sets = NULL;
+            kv->source_of = NULL;
+            return false;
+        }
+    }
+    for (size_t i = 0; i < v->n_keysets; i++) {
         kv->source_of[kv->n_sets] = FIXED_SET;
         kv->sets[kv->n_sets++] = v->keysets[i];
     }
-    for (size_t i = 0; i < v->n_sources && kv->n_sets < KEY_VIEW_MAX; i++) {
-        const aud_keyset *set = v->sources[i].acquire(v->sources[i].baton);
+    for (size_t i = 0; i < v->n_sources; i++) {
+        uint64_t generation = 0;
+        const aud_keyset *set = v->sources[i].acquire(v->sources[i].baton, &generation);
+        kv->generation += generation;
         if (set == NULL) {
             kv->source_empty = true;
             continue;
@@ -235,13 +244,64 @@ static void key_view_open(const aud_verifier *v, key_view *kv)
         kv->source_of[kv->n_sets] = i;
         kv->sets[kv->n_sets++] = set;
     }
+    return true;
 }
 
-static void key_view_close(const aud_verifier *v, const key_view *kv)
+static void key_view_close(const aud_verifier *v, key_view *kv)
 {
     for (size_t i = 0; i < kv->n_sets; i++) {
         if (kv->source_of[i] != FIXED_SET)
             v->sources[kv->source_of[i]].release(v->sources[kv->source_of[i]].baton, kv->sets[i]);
+    }
+    if (kv->sets != kv->inline_sets) {
+        free(kv->sets);
+        free(kv->source_of);
+    }
+    kv->n_sets = 0;
+}
+
+bool aud_verifier_key_generation(const aud_verifier *v, uint64_t *generation)
+{
+    *generation = 0;
+    for (size_t i = 0; i < v->n_sources; i++) {
+        uint64_t g = 0;
+        if (v->sources[i].quiet == NULL || !v->sources[i].quiet(v->sources[i].baton, &g))
+            return false;
+        *generation += g;
+    }
+    return true;
+}
+
+/* What one pass over a view found. */
+typedef struct {
+    bool verified;
+    bool kid_seen;
+    size_t n_fitting;
+    const aud_key *fitting;
+} signature_scan;
+
+static void scan_keys(const key_view *kv, const char *kid, aud_alg alg, const char *input, size_t input_len,
+                      const unsigned char *sig, size_t sig_len, aud_result *r, signature_scan *scan)
+{
+    memset(scan, 0, sizeof *scan);
+    for (size_t s = 0; s < kv->n_sets && !scan->verified; s++) {
+        for (size_t i = 0; i < aud_keyset_count(kv->sets[s]); i++) {
+            const aud_key *key = aud_keyset_key(kv->sets[s], i);
+            const char *key_kid = aud_key_kid(key);
+            if (kid != NULL && (key_kid == NULL || strcmp(kid, key_kid) != 0))
+                continue;
+            scan->kid_seen = true;
+            if (!aud_key_fits_alg(key, alg))
+                continue;
+            scan->fitting = key;
+            scan->n_fitting++;
+            if (aud_key_verify(key, alg, (const unsigned char *)input, input_len, sig, sig_len)) {
+                scan->verified = true;
+                r->signature_verified = true;
+                r->verified_by = strdup(aud_key_describe(key));
+                break;
+            }
+        }
     }
 }
 
@@ -251,52 +311,50 @@ static void check_signature(const aud_verifier *v, aud_result *r, aud_alg alg, c
                             const unsigned char *sig, size_t sig_len)
 {
     const char *kid = aud_result_header_string(r, "kid");
-    bool kid_seen = false;
-    const aud_key *fitting = NULL;
-    size_t n_fitting = 0;
+    signature_scan scan;
     key_view kv;
-    key_view_open(v, &kv);
-    for (size_t s = 0; s < kv.n_sets && !r->signature_verified; s++) {
-        for (size_t i = 0; i < aud_keyset_count(kv.sets[s]); i++) {
-            const aud_key *key = aud_keyset_key(kv.sets[s], i);
-            const char *key_kid = aud_key_kid(key);
-            if (kid != NULL && (key_kid == NULL || strcmp(kid, key_kid) != 0))
-                continue;
-            kid_seen = true;
-            if (!aud_key_fits_alg(key, alg))
-                continue;
-            fitting = key;
-            n_fitting++;
-            if (aud_key_verify(key, alg, (const unsigned char *)input, input_len, sig, sig_len)) {
-                r->signature_verified = true;
-                r->verified_by = strdup(aud_key_describe(key));
-                break;
-            }
-        }
+
+    if (!key_view_open(v, &kv)) {
+        aud_result_add_reason(r, AUD_REASON_KEYS_UNAVAILABLE, "out of memory while gathering the keys");
+        return;
     }
-    char q[80];
-    if (r->signature_verified) {
-        /* nothing to report */
-    } else if (n_fitting == 0 && kv.source_empty) {
-        aud_result_add_reason(r, AUD_REASON_KEYS_UNAVAILABLE, "the keys to verify %s tokens are not available",
-                              aud_alg_name(alg));
-    } else if (kid != NULL && !kid_seen) {
-        aud_result_add_reason(r, AUD_REASON_UNKNOWN_KEY, "no configured key has kid '%s'", quoted(kid, q, sizeof q));
+    scan_keys(&kv, kid, alg, input, input_len, sig, sig_len, r, &scan);
+    if (!scan.verified && kid != NULL && !scan.kid_seen && !kv.source_empty && v->n_sources > 0) {
+        /* A new kid is the sign of a rotation: the sources may refresh, and
+         * if that changed their keys, the token deserves one more look. */
         for (size_t i = 0; i < v->n_sources; i++) {
             if (v->sources[i].kid_missing != NULL)
                 v->sources[i].kid_missing(v->sources[i].baton, kid);
         }
-    } else if (kid != NULL && n_fitting == 0) {
+        uint64_t before = kv.generation;
+        key_view_close(v, &kv);
+        if (!key_view_open(v, &kv)) {
+            aud_result_add_reason(r, AUD_REASON_KEYS_UNAVAILABLE, "out of memory while gathering the keys");
+            return;
+        }
+        if (kv.generation != before)
+            scan_keys(&kv, kid, alg, input, input_len, sig, sig_len, r, &scan);
+    }
+    r->key_generation = kv.generation;
+    char q[AUD_TEXT_QUOTE_SIZE];
+    if (scan.verified) {
+        /* nothing to report */
+    } else if (scan.n_fitting == 0 && kv.source_empty) {
+        aud_result_add_reason(r, AUD_REASON_KEYS_UNAVAILABLE, "the keys to verify %s tokens are not available",
+                              aud_alg_name(alg));
+    } else if (kid != NULL && !scan.kid_seen) {
+        aud_result_add_reason(r, AUD_REASON_UNKNOWN_KEY, "no configured key has kid '%s'", aud_text_quote_str(kid, q));
+    } else if (kid != NULL && scan.n_fitting == 0) {
         aud_result_add_reason(r, AUD_REASON_UNKNOWN_KEY, "the key with kid '%s' cannot verify %s",
-                              quoted(kid, q, sizeof q), aud_alg_name(alg));
-    } else if (n_fitting == 0) {
+                              aud_text_quote_str(kid, q), aud_alg_name(alg));
+    } else if (scan.n_fitting == 0) {
         aud_result_add_reason(r, AUD_REASON_UNKNOWN_KEY, "no configured key can verify %s", aud_alg_name(alg));
-    } else if (n_fitting == 1) {
+    } else if (scan.n_fitting == 1) {
         aud_result_add_reason(r, AUD_REASON_BAD_SIGNATURE, "the %s signature does not verify with the %s",
-                              aud_alg_name(alg), aud_key_describe(fitting));
+                              aud_alg_name(alg), aud_key_describe(scan.fitting));
     } else {
         aud_result_add_reason(r, AUD_REASON_BAD_SIGNATURE, "the %s signature does not verify with any of %zu keys",
-                              aud_alg_name(alg), n_fitting);
+                              aud_alg_name(alg), scan.n_fitting);
     }
     /* Descriptions point into the sets, so report before giving them back. */
     key_view_close(v, &kv);
@@ -354,7 +412,7 @@ static void check_issuer(const aud_verifier *v, aud_result *r)
 {
     if (v->n_issuers == 0)
         return;
-    char list[512], q[160];
+    char list[1024], q[AUD_TEXT_QUOTE_SIZE];
     json_t *iss = json_object_get(r->claims, "iss");
     list_values(v->issuers, v->n_issuers, list, sizeof list);
     if (iss == NULL)
@@ -363,7 +421,7 @@ static void check_issuer(const aud_verifier *v, aud_result *r)
         aud_result_add_reason(r, AUD_REASON_CLAIM_INVALID, "iss is not a string");
     else if (find_exact(v->issuers, v->n_issuers, json_string_value(iss)) < 0)
         aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH, "issuer '%s' is not %s",
-                              quoted(json_string_value(iss), q, sizeof q), list);
+                              aud_text_quote_str(json_string_value(iss), q), list);
 }
 
 static bool aud_well_formed(const json_t *aud)
@@ -427,7 +485,7 @@ static void check_audience(const aud_verifier *v, aud_result *r, double now)
         r->matched_until = v->audience_until[best];
         return;
     }
-    char list[512], q[160];
+    char list[1024], q[AUD_TEXT_QUOTE_SIZE];
     if (r->ended_audience != NULL) {
         aud_time_format_rfc3339(r->ended_until, list, sizeof list);
         aud_result_add_reason(r, AUD_REASON_AUD_MISMATCH, "audience '%s' was allowed only until %s",
@@ -437,11 +495,11 @@ static void check_audience(const aud_verifier *v, aud_result *r, double now)
     list_values(v->audiences, v->n_audiences, list, sizeof list);
     if (count == 1)
         aud_result_add_reason(r, AUD_REASON_AUD_MISMATCH, "the token's audience '%s' is not one of: %s",
-                              quoted(first, q, sizeof q), list);
+                              aud_text_quote_str(first, q), list);
     else
         aud_result_add_reason(r, AUD_REASON_AUD_MISMATCH,
                               "none of the token's %zu audiences (first '%s') is one of: %s", count,
-                              quoted(first, q, sizeof q), list);
+                              aud_text_quote_str(first, q), list);
 }
 
 aud_result *aud_verifier_check(const aud_verifier *v, const char *token, size_t token_len)

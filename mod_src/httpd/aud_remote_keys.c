@@ -1,12 +1,3 @@
-/* configure passes PACKAGE_* on the command line and httpd's
- * ap_config_auto.h defines them again; ours are not needed here. */
-#undef PACKAGE_BUGREPORT
-#undef PACKAGE_NAME
-#undef PACKAGE_STRING
-#undef PACKAGE_TARNAME
-#undef PACKAGE_URL
-#undef PACKAGE_VERSION
-
 #include "aud_remote_keys.h"
 
 #include <errno.h>
@@ -86,11 +77,6 @@ const char *aud_rk_issuer(const aud_rk_source *src)
     return src->issuer;
 }
 
-const char *aud_rk_url(const aud_rk_source *src)
-{
-    return src->url;
-}
-
 aud_remote *aud_rk_remote(const aud_rk_source *src)
 {
     return src->remote;
@@ -107,21 +93,6 @@ static bool rk_lock(void *baton)
 static void rk_unlock(void *baton)
 {
     apr_global_mutex_unlock(*(apr_global_mutex_t **)baton);
-}
-
-static double rk_now(void *baton)
-{
-    return (double)apr_time_now() / (double)APR_USEC_PER_SEC;
-}
-
-static void rk_log(void *baton, aud_log_level level, const char *message)
-{
-    server_rec *s = baton;
-    int ap_level = level == AUD_LOG_ERROR     ? APLOG_ERR
-                   : level == AUD_LOG_WARNING ? APLOG_WARNING
-                   : level == AUD_LOG_INFO    ? APLOG_INFO
-                                              : APLOG_DEBUG;
-    ap_log_error(APLOG_MARK, ap_level, 0, s, "AUD0030: %s", message);
 }
 
 static apr_status_t destroy_remote(void *data)
@@ -152,7 +123,7 @@ int aud_rk_post_config(apr_pool_t *pconf, server_rec *s, aud_rk_server_fn *serve
     if (sources == NULL || sources->nelts == 0)
         return OK;
     if (!aud_fetch_global_init()) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "AUD0030: libcurl cannot be initialised");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AUDLOGNO(0030) "libcurl cannot be initialised");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     for (int i = 0; i < sources->nelts; i++) {
@@ -194,12 +165,12 @@ int aud_rk_post_config(apr_pool_t *pconf, server_rec *s, aud_rk_server_fn *serve
 
     rv = ap_global_mutex_create(&rk_mutex, NULL, RK_MUTEX, NULL, s, pconf, 0);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "AUD0030: cannot create the key store's mutex");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, AUDLOGNO(0030) "cannot create the key store's mutex");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     rv = apr_shm_create(&rk_shm, size * (apr_size_t)list->nelts, NULL, pconf);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "AUD0030: cannot create shared memory for %d key source(s)",
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, AUDLOGNO(0030) "cannot create shared memory for %d key source(s)",
                      list->nelts);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -214,14 +185,13 @@ int aud_rk_post_config(apr_pool_t *pconf, server_rec *s, aud_rk_server_fn *serve
         store->unlock = rk_unlock;
         store->baton = &rk_mutex;
         aud_remote_store_init(store->mem);
-        d->rc.now = rk_now;
-        d->rc.logger.fn = rk_log;
-        d->rc.logger.baton = s;
+        d->rc.now = aud_clock_now;
+        d->rc.logger = aud_httpd_logger(pconf, s, AUDLOGNO(0030));
         d->rc.store = store;
         memset(&err, 0, sizeof err);
         d->remote = aud_remote_create(&d->rc, &err);
         if (d->remote == NULL) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "AUD0030: %s", err.text);
+            ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AUDLOGNO(0030) "%s", err.text);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         apr_pool_cleanup_register(pconf, d->remote, destroy_remote, apr_pool_cleanup_null);
@@ -252,5 +222,5 @@ void aud_rk_child_init(apr_pool_t *pchild, server_rec *s)
     rv = apr_global_mutex_child_init(&rk_mutex, apr_global_mutex_lockfile(rk_mutex), pchild);
     if (rv != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "AUD0030: cannot attach to the key store's mutex; remote keys are not refreshed in this process");
+                     AUDLOGNO(0030) "cannot attach to the key store's mutex; remote keys are not refreshed in this process");
 }

@@ -12,9 +12,7 @@
 
 #include <stdbool.h>
 
-#include "apr_pools.h"
-#include "httpd.h"
-#include "http_config.h"
+#include "aud_module.h"
 
 #include "aud_remote.h"
 
@@ -41,7 +39,6 @@ const char *aud_rk_add(cmd_parms *cmd, const aud_rk_settings *section, bool disc
 
 /* The issuer an AudDiscovery URL implies, or NULL for AudJwksUri. */
 const char *aud_rk_issuer(const aud_rk_source *src);
-const char *aud_rk_url(const aud_rk_source *src);
 /* Valid from post_config on. */
 aud_remote *aud_rk_remote(const aud_rk_source *src);
 

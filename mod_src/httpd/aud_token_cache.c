@@ -14,9 +14,7 @@
 
 typedef struct entry {
     struct entry *chain;
-    const void *verifier;
-    const void *user_claim;
-    unsigned char digest[AUD_TC_DIGEST_LEN];
+    aud_tc_key key;
     double valid_until;
     /* Offsets into blob, UINT32_MAX for NULL. */
     uint32_t offset[N_STRINGS];
@@ -107,22 +105,26 @@ bool aud_tc_digest(const char *token, size_t len, unsigned char digest[AUD_TC_DI
            n == AUD_TC_DIGEST_LEN;
 }
 
-static size_t bucket_of(const unsigned char *digest)
+static size_t bucket_of(const aud_tc_key *key)
 {
     size_t h;
 
-    memcpy(&h, digest, sizeof h);
+    memcpy(&h, key->digest, sizeof h);
     return h & (cache.n_buckets - 1);
 }
 
-static entry **find(const void *verifier, const void *user_claim, const unsigned char *digest)
+static bool same_key(const aud_tc_key *a, const aud_tc_key *b)
 {
-    entry **slot = &cache.buckets[bucket_of(digest)];
+    return a->verifier == b->verifier && a->user_claim == b->user_claim && a->key_generation == b->key_generation &&
+           memcmp(a->digest, b->digest, AUD_TC_DIGEST_LEN) == 0;
+}
+
+static entry **find(const aud_tc_key *key)
+{
+    entry **slot = &cache.buckets[bucket_of(key)];
 
     for (; *slot != NULL; slot = &(*slot)->chain) {
-        const entry *e = *slot;
-        if (e->verifier == verifier && e->user_claim == user_claim &&
-            memcmp(e->digest, digest, AUD_TC_DIGEST_LEN) == 0)
+        if (same_key(&(*slot)->key, key))
             return slot;
     }
     return NULL;
@@ -130,7 +132,7 @@ static entry **find(const void *verifier, const void *user_claim, const unsigned
 
 static void unlink_entry(entry *e)
 {
-    entry **slot = &cache.buckets[bucket_of(e->digest)];
+    entry **slot = &cache.buckets[bucket_of(&e->key)];
 
     for (; *slot != NULL; slot = &(*slot)->chain) {
         if (*slot == e) {
@@ -140,15 +142,14 @@ static void unlink_entry(entry *e)
     }
 }
 
-bool aud_tc_lookup(const void *verifier, const void *user_claim, const unsigned char digest[AUD_TC_DIGEST_LEN],
-                   double now, apr_pool_t *pool, aud_tc_verdict *out)
+bool aud_tc_lookup(const aud_tc_key *key, double now, apr_pool_t *pool, aud_tc_verdict *out)
 {
     entry **slot;
     bool hit = false;
 
     if (cache.lock == NULL || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS)
         return false;
-    slot = find(verifier, user_claim, digest);
+    slot = find(key);
     /* Expired entries stay until pushed out; they are simply not hits. */
     if (slot != NULL && now < (*slot)->valid_until) {
         const entry *e = *slot;
@@ -162,8 +163,7 @@ bool aud_tc_lookup(const void *verifier, const void *user_claim, const unsigned 
     return hit;
 }
 
-void aud_tc_insert(const void *verifier, const void *user_claim, const unsigned char digest[AUD_TC_DIGEST_LEN],
-                   double valid_until, const aud_tc_verdict *verdict)
+void aud_tc_insert(const aud_tc_key *key, double valid_until, const aud_tc_verdict *verdict)
 {
     aud_tc_verdict v = *verdict;
     size_t len[N_STRINGS], total = 0;
@@ -183,9 +183,7 @@ void aud_tc_insert(const void *verifier, const void *user_claim, const unsigned 
     if (e == NULL)
         return;
     e->chain = NULL;
-    e->verifier = verifier;
-    e->user_claim = user_claim;
-    memcpy(e->digest, digest, AUD_TC_DIGEST_LEN);
+    e->key = *key;
     e->valid_until = valid_until;
     e->blob_len = total;
     p = e->blob;
@@ -204,7 +202,7 @@ void aud_tc_insert(const void *verifier, const void *user_claim, const unsigned 
         free(e);
         return;
     }
-    entry **old = find(verifier, user_claim, digest);
+    entry **old = find(key);
     if (old != NULL) {
         /* Another thread got there first, or an expired entry for this token
          * is still here: keep one entry per token, the later expiry. */
@@ -219,8 +217,8 @@ void aud_tc_insert(const void *verifier, const void *user_claim, const unsigned 
         unlink_entry(evicted);
     cache.ring[cache.next] = e;
     cache.next = (cache.next + 1) % cache.capacity;
-    e->chain = cache.buckets[bucket_of(digest)];
-    cache.buckets[bucket_of(digest)] = e;
+    e->chain = cache.buckets[bucket_of(key)];
+    cache.buckets[bucket_of(key)] = e;
     apr_thread_mutex_unlock(cache.lock);
     free(evicted);
 }

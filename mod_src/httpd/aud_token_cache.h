@@ -2,9 +2,11 @@
  * again is not verified again (an RSA or ECDSA verification costs tens of
  * microseconds; a lookup well under one).
  *
- * Keyed by the token's SHA-256 and by the verifier that accepted it (plus
- * the user claim the module named the user by), so a token accepted by one
- * location's settings is never taken as accepted by another's. An entry
+ * Keyed by the token's SHA-256, by the verifier that accepted it (plus the
+ * user claim the module named the user by), so a token accepted by one
+ * location's settings is never taken as accepted by another's, and by the
+ * generation of the keys it was verified with, so that an acceptance never
+ * outlives a change of remote keys. An entry
  * lives until the token expires (exp + leeway, as the verifier judges it),
  * until it is pushed out by newer entries (first in, first out, fixed
  * capacity), or until the process ends; a graceful restart starts new
@@ -15,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "apr_pools.h"
 
@@ -44,14 +47,20 @@ bool aud_tc_enabled(void);
 /* The cache key of a token; false if hashing failed (then do not cache). */
 bool aud_tc_digest(const char *token, size_t len, unsigned char digest[AUD_TC_DIGEST_LEN]);
 
-/* verifier and user_claim identify whose acceptance an entry records
- * (compared by address). True and *out filled on a hit that is still valid
- * at now. */
-bool aud_tc_lookup(const void *verifier, const void *user_claim, const unsigned char digest[AUD_TC_DIGEST_LEN],
-                   double now, apr_pool_t *pool, aud_tc_verdict *out);
+/* Whose acceptance an entry records: the verifier and the user claim
+ * (compared by address) and the generation of the verifier's keys
+ * (aud_verifier_key_generation). */
+typedef struct {
+    const void *verifier;
+    const void *user_claim;
+    uint64_t key_generation;
+    unsigned char digest[AUD_TC_DIGEST_LEN];
+} aud_tc_key;
+
+/* True and *out filled on a hit that is still valid at now. */
+bool aud_tc_lookup(const aud_tc_key *key, double now, apr_pool_t *pool, aud_tc_verdict *out);
 
 /* Keeps a verdict until valid_until (seconds since the epoch). */
-void aud_tc_insert(const void *verifier, const void *user_claim, const unsigned char digest[AUD_TC_DIGEST_LEN],
-                   double valid_until, const aud_tc_verdict *verdict);
+void aud_tc_insert(const aud_tc_key *key, double valid_until, const aud_tc_verdict *verdict);
 
 #endif

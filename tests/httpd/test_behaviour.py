@@ -146,7 +146,7 @@ class TestAuditMode:
         assert (rec["mode"], rec["decision"], rec["status"], rec["reasons"]) == ("audit", "audit_reject", 200,
                                                                                  ["no_token"])
         time.sleep(0.1)
-        assert "AUD0102 audit mode, would reject: api=Invoices API" in httpd.error_log_since(offset)
+        assert "AUD0102: audit mode, would reject: api=Invoices API" in httpd.error_log_since(offset)
 
     def test_wrong_audience_passes_with_every_reason(self, httpd, mint):
         token = mint.rs256(aud=GRAPH, exp=int(time.time()) - 3600)

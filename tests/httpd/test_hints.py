@@ -89,7 +89,7 @@ def refused(server, path, token, reasons, code):
     assert env["HINT"] == ",".join(codes)
     assert env["HINT_TEXT"] == rec["hints"][0]["text"]
     log = server.error_log_since(offset)
-    lines = [line for line in log.splitlines() if "AUD0101 rejected" in line and rec["token_id"] in line]
+    lines = [line for line in log.splitlines() if "AUD0101: rejected" in line and rec["token_id"] in line]
     assert len(lines) == 1, log
     assert f"hints={','.join(codes)} " in lines[0]
     assert rec["hints"][0]["text"] in lines[0]
@@ -229,7 +229,7 @@ def test_allowance_in_force_accepts_and_records_the_deadline(hints_httpd, mint):
         assert [h["code"] for h in rec["hints"]] == ["deprecated_audience"]
         assert rec["hints"][0]["until"] == day(30)
         assert r.backend_env()["HINT"] == "deprecated_audience"
-        assert "AUD0104 accepted with hints" in hints_httpd.error_log_since(offset)
+        assert "AUD0104: accepted with hints" in hints_httpd.error_log_since(offset)
 
 
 def test_allowance_covers_its_whole_last_day(hints_httpd, mint):

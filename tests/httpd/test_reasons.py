@@ -53,7 +53,7 @@ def check_rejection_env(r, api, reasons):
 def check_info_line(httpd, offset, api, reasons, token):
     text = httpd.error_log_since(offset)
     tid = token_id(token) if token else "-"
-    wanted = f"AUD0101 rejected: api={api} "
+    wanted = f"AUD0101: rejected: api={api} "
     lines = [line for line in text.splitlines() if wanted in line and f"token_id={tid}" in line]
     assert len(lines) == 1, text
     assert "[auth_aud:info]" in lines[0]

@@ -27,8 +27,8 @@ static aud_audit_request sample_request(void)
         .method = "GET",
         .client_ip = "192.0.2.7",
         .status = 200,
-        .mode = "enforce",
-        .decision = "accept",
+        .mode = AUD_MODE_ENFORCE,
+        .decision = AUD_DECISION_ACCEPT,
         .request_id = "ZW5jb2RlZA",
     };
     return req;
@@ -153,7 +153,7 @@ START_TEST(test_rejected_record_lists_every_reason)
 
     aud_audit_request req = sample_request();
     req.status = 401;
-    req.decision = "reject";
+    req.decision = AUD_DECISION_REJECT;
     json_t *obj = record(r, &req, NULL);
     const json_t *reasons = json_object_get(obj, "reasons");
     ck_assert_uint_eq(json_array_size(reasons), 3);
@@ -276,7 +276,7 @@ START_TEST(test_audience_null_and_odd_shapes)
         char *token = mint("{\"alg\":\"HS256\"}", payload);
         aud_result *r = ts_env_check(&env, token);
         aud_audit_request req = sample_request();
-        req.decision = "reject";
+        req.decision = AUD_DECISION_REJECT;
         json_t *obj = record(r, &req, NULL);
         const json_t *aud = json_object_get(obj, "aud");
         if (cases[i].want_size < 0) {
@@ -304,7 +304,7 @@ START_TEST(test_without_a_token)
 {
     aud_audit_request req = sample_request();
     req.status = 401;
-    req.decision = "reject";
+    req.decision = AUD_DECISION_REJECT;
     req.request_id = NULL;
 
     aud_result *r = aud_result_new_reason(AUD_REASON_NO_TOKEN, NULL);

@@ -14,20 +14,33 @@ typedef struct {
     int released;
     int kid_misses;
     char last_kid[64];
+    uint64_t generation;
+    /* When set: what a kid miss rotates to (a refresh that brought a new
+     * key), with the generation bumped. */
+    aud_keyset *after_miss;
+    aud_keyset *previous; /* the set before that rotation */
 } fake_source;
 
-static const aud_keyset *fake_acquire(void *baton)
+static const aud_keyset *fake_acquire(void *baton, uint64_t *generation)
 {
     fake_source *fs = baton;
     if (fs->set != NULL)
         fs->acquired++;
+    *generation = fs->generation;
     return fs->set;
+}
+
+static bool fake_quiet(void *baton, uint64_t *generation)
+{
+    fake_source *fs = baton;
+    *generation = fs->generation;
+    return fs->set != NULL;
 }
 
 static void fake_release(void *baton, const aud_keyset *set)
 {
     fake_source *fs = baton;
-    ck_assert_ptr_eq(set, fs->set);
+    ck_assert(set == fs->set || (set != NULL && set == fs->previous));
     fs->released++;
 }
 
@@ -36,6 +49,12 @@ static void fake_kid_missing(void *baton, const char *kid)
     fake_source *fs = baton;
     fs->kid_misses++;
     snprintf(fs->last_kid, sizeof fs->last_kid, "%s", kid);
+    if (fs->after_miss != NULL) {
+        fs->previous = fs->set;
+        fs->set = fs->after_miss;
+        fs->after_miss = NULL;
+        fs->generation++;
+    }
 }
 
 static aud_keyset *set_with_fixture(const char *name, const char *kid)
@@ -53,7 +72,7 @@ static aud_keyset *set_with_fixture(const char *name, const char *kid)
 static void env_with_source(ts_env *env, fake_source *fs, aud_key_source *src)
 {
     ts_env_init_default(env);
-    *src = (aud_key_source){fake_acquire, fake_release, fake_kid_missing, fs};
+    *src = (aud_key_source){fake_acquire, fake_release, fake_kid_missing, fake_quiet, fs};
     env->config.sources = src;
     env->config.n_sources = 1;
 }
@@ -180,6 +199,94 @@ START_TEST(permanent_audience_preferred_over_deprecated)
 }
 END_TEST
 
+/* The verifier owns key-source consistency: a kid miss that makes the
+ * source change its keys (a refresh that brought the new key) gets the
+ * token checked once more, and the result says which keys it rests on. */
+START_TEST(changed_generation_after_kid_miss_is_checked_again)
+{
+    fake_source fs = {.set = set_with_fixture("test_rsa2048_other_public.pem", "k1"),
+                      .after_miss = set_with_fixture("test_rsa2048_public.pem", "k2"),
+                      .generation = 7};
+    aud_keyset *before = fs.set;
+    aud_key_source src;
+    ts_env env;
+    env_with_source(&env, &fs, &src);
+    uint64_t generation = 0;
+    ck_assert(aud_verifier_key_generation(ts_env_verifier(&env), &generation));
+    ck_assert_uint_eq(generation, 7);
+    char *token = token_with_kid("k2");
+    aud_result *r = ts_env_check(&env, token);
+    ts_assert_accepted(r);
+    ck_assert_int_eq(fs.kid_misses, 1);
+    ck_assert_uint_eq(r->key_generation, 8);
+    ck_assert(aud_verifier_key_generation(ts_env_verifier(&env), &generation));
+    ck_assert_uint_eq(generation, 8);
+    aud_result_free(r);
+    free(token);
+    ts_env_free(&env);
+    aud_keyset_destroy(before);
+    aud_keyset_destroy(fs.set);
+}
+END_TEST
+
+START_TEST(unchanged_generation_after_kid_miss_is_not_checked_again)
+{
+    fake_source fs = {.set = set_with_fixture("test_rsa2048_public.pem", "k1"), .generation = 3};
+    aud_key_source src;
+    ts_env env;
+    env_with_source(&env, &fs, &src);
+    char *token = token_with_kid("k2");
+    aud_result *r = ts_env_check(&env, token);
+    ts_assert_reasons(r, TS_R(UNKNOWN_KEY));
+    ck_assert_int_eq(fs.kid_misses, 1);
+    ck_assert_uint_eq(r->key_generation, 3);
+    ck_assert_int_eq(fs.acquired, fs.released);
+    aud_result_free(r);
+    free(token);
+    ts_env_free(&env);
+    aud_keyset_destroy(fs.set);
+}
+END_TEST
+
+/* Regression (hostile review): the verifier's key view held at most 16 key
+ * sets, so with 17 AudKeyFile files a token signed by the 17th key was
+ * refused as bad_signature, and nothing was logged. Every configured set
+ * counts. */
+START_TEST(seventeenth_key_set_is_used)
+{
+    enum { N = 17 };
+    const aud_keyset *sets[N];
+    aud_keyset *owned[N];
+    for (int i = 0; i < N; i++) {
+        owned[i] = set_with_fixture(i == N - 1 ? "test_rsa2048_public.pem" : "test_rsa2048_other_public.pem",
+                                    NULL);
+        sets[i] = owned[i];
+    }
+    ts_env env;
+    ts_env_init_default(&env);
+    ts_env_verifier(&env); /* completes env's verifier configuration */
+    aud_verifier_config config = env.config;
+    config.keysets = sets;
+    config.n_keysets = N;
+    aud_error err = {{0}};
+    aud_verifier *v = aud_verifier_create(&config, &err);
+    ck_assert_msg(v != NULL, "%s", err.text);
+    EVP_PKEY *priv = ts_load_private_key("test_rsa2048_private.pem");
+    char *claims = ts_good_claims();
+    char *token = ts_mint_key(priv, AUD_ALG_RS256, "{\"alg\":\"RS256\"}", claims);
+    aud_result *r = aud_verifier_check(v, token, strlen(token));
+    ts_assert_accepted(r);
+    aud_result_free(r);
+    free(token);
+    free(claims);
+    EVP_PKEY_free(priv);
+    aud_verifier_destroy(v);
+    ts_env_free(&env);
+    for (int i = 0; i < N; i++)
+        aud_keyset_destroy(owned[i]);
+}
+END_TEST
+
 Suite *suite_sources(void)
 {
     Suite *s = suite_create("sources");
@@ -187,6 +294,9 @@ Suite *suite_sources(void)
     tcase_add_test(tc, source_keys_verify_and_are_given_back);
     tcase_add_test(tc, empty_source_is_keys_unavailable);
     tcase_add_test(tc, unknown_kid_asks_the_source_to_refresh);
+    tcase_add_test(tc, changed_generation_after_kid_miss_is_checked_again);
+    tcase_add_test(tc, unchanged_generation_after_kid_miss_is_not_checked_again);
+    tcase_add_test(tc, seventeenth_key_set_is_used);
     tcase_add_test(tc, allowance_before_on_and_after_its_date);
     tcase_add_test(tc, permanent_audience_preferred_over_deprecated);
     suite_add_tcase(s, tc);

@@ -571,7 +571,7 @@ void ts_env_now(ts_env *env, double now)
     env->now = now;
 }
 
-aud_result *ts_env_check_n(ts_env *env, const char *token, size_t len)
+const aud_verifier *ts_env_verifier(ts_env *env)
 {
     if (env->verifier == NULL) {
         env->config.keysets = env->keysets;
@@ -582,12 +582,16 @@ aud_result *ts_env_check_n(ts_env *env, const char *token, size_t len)
         env->config.n_issuers = list_len(env->issuers);
         env->config.now = ts_clock;
         env->config.now_baton = &env->now;
-        env->config.logger = ts_log_logger(&env->log);
         aud_error err = {{0}};
         env->verifier = aud_verifier_create(&env->config, &err);
         ck_assert_msg(env->verifier != NULL, "aud_verifier_create: %s", err.text);
     }
-    aud_result *r = aud_verifier_check(env->verifier, token, len);
+    return env->verifier;
+}
+
+aud_result *ts_env_check_n(ts_env *env, const char *token, size_t len)
+{
+    aud_result *r = aud_verifier_check(ts_env_verifier(env), token, len);
     ck_assert_ptr_nonnull(r);
     return r;
 }

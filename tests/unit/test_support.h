@@ -149,6 +149,8 @@ void ts_env_algorithms(ts_env *env, aud_alg_set algorithms);
 void ts_env_leeway(ts_env *env, double leeway);
 void ts_env_max_size(ts_env *env, size_t max);
 void ts_env_now(ts_env *env, double now);
+/* The verifier, built now if it was not yet. */
+const aud_verifier *ts_env_verifier(ts_env *env);
 /* Never NULL; the caller frees it. */
 aud_result *ts_env_check(ts_env *env, const char *token);
 aud_result *ts_env_check_n(ts_env *env, const char *token, size_t len);

@@ -1,0 +1,603 @@
+/* Settings (see aud_config.h): create and merge, then the directive
+ * handlers in the order of the command table at the end. Every value is
+ * checked here, so that a mistake stops `httpd -t` naming the directive and
+ * the file. */
+#include "aud_config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "apr_hash.h"
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+APLOG_USE_MODULE(auth_aud);
+
+#define AUD_LEEWAY_MAX 3600.0
+#define AUD_TOKEN_SIZE_MIN 64
+#define AUD_TOKEN_SIZE_MAX (1024 * 1024)
+/* Accepted tokens remembered per process (AudCacheEntries): a few hundred
+ * bytes each. */
+#define AUD_CACHE_DEFAULT 8192
+#define AUD_CACHE_MAX 1000000
+
+/* Per config cycle (reset in pre_config; only touched while the single
+ * parent process reads configuration). */
+static apr_array_header_t *registered_confs; /* aud_dir_conf * */
+static apr_array_header_t *readable_secrets; /* const char *: warned at start-up */
+
+void aud_config_pre_config(apr_pool_t *pconf)
+{
+    registered_confs = apr_array_make(pconf, 16, sizeof(aud_dir_conf *));
+    readable_secrets = apr_array_make(pconf, 2, sizeof(const char *));
+}
+
+apr_array_header_t *aud_config_sections(void)
+{
+    return registered_confs;
+}
+
+const apr_array_header_t *aud_config_readable_secrets(void)
+{
+    return readable_secrets;
+}
+
+/* ------------------------------------------------------- create/merge */
+
+void *aud_config_create_dir(apr_pool_t *p, char *dir)
+{
+    aud_dir_conf *conf = apr_pcalloc(p, sizeof *conf);
+
+    conf->path = dir;
+    conf->vs.leeway = AUD_DEFAULT_LEEWAY;
+    conf->vs.max_token_size = AUD_DEFAULT_MAX_TOKEN_SIZE;
+    conf->mode = AUD_MODE_ENFORCE;
+    return conf;
+}
+
+/* httpd merges <Location> sections for every request, so this only copies
+ * pointers. Which verifier applies is decided here too, without building
+ * anything:
+ * - the child sets no verifier setting: the parent's verifier;
+ * - every setting the parent has, the child overrides: the child's own
+ *   verifier, built in post_config;
+ * - otherwise the sections really combine (keys from /api, AudAllow from
+ *   /api/users): node stays NULL and the request finds or builds the
+ *   verifier for the combined settings in the per-process cache, keyed by
+ *   the identity of those settings, so it is built once per process rather
+ *   than once per request. */
+void *aud_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
+{
+    const aud_dir_conf *base = basev, *add = addv;
+    aud_dir_conf *m = apr_palloc(p, sizeof *m);
+
+    m->set = base->set | add->set;
+#define TAKE(flag, field) (m->field = (add->set & (flag)) ? add->field : base->field)
+    TAKE(AUD_SET_ALLOW, vs.allow);
+    TAKE(AUD_SET_ALLOW, vs.allow_until);
+    TAKE(AUD_SET_ALLOW, allow_file);
+    TAKE(AUD_SET_ALLOW, allow_line);
+    TAKE(AUD_SET_ISSUERS, vs.issuers);
+    TAKE(AUD_SET_KEYFILES, vs.keyfiles);
+    TAKE(AUD_SET_REMOTES, vs.remotes);
+    TAKE(AUD_SET_SECRET, vs.secret);
+    TAKE(AUD_SET_ALGORITHMS, vs.algorithms);
+    TAKE(AUD_SET_LEEWAY, vs.leeway);
+    TAKE(AUD_SET_MAX_TOKEN_SIZE, vs.max_token_size);
+    TAKE(AUD_SET_MODE, mode);
+    TAKE(AUD_SET_ERROR_DETAIL, error_detail);
+#undef TAKE
+#define INHERIT(field) (m->field = add->field ? add->field : base->field)
+    INHERIT(path);
+    INHERIT(api_name);
+    INHERIT(user_claim);
+    INHERIT(section);
+    INHERIT(keys_file);
+#undef INHERIT
+    m->keys_line = add->keys_file ? add->keys_line : base->keys_line;
+    m->registered = 0;
+    /* Resolved per section in post_config; never read from a merged one. */
+    m->rk = add->rk;
+
+    if ((add->set & AUD_SET_VERIFIER) == 0)
+        m->node = base->node;
+    else if ((base->set & AUD_SET_VERIFIER & ~add->set) == 0)
+        m->node = add->node;
+    else
+        m->node = NULL;
+    return m;
+}
+
+void *aud_config_create_server(apr_pool_t *p, server_rec *s)
+{
+    aud_server_conf *sconf = apr_pcalloc(p, sizeof *sconf);
+
+    sconf->cache_entries = AUD_CACHE_DEFAULT;
+    return sconf;
+}
+
+/* Remote-key timings are 0 where not set, since 0 is never a valid one;
+ * AudKeyMaxStale 0 is, so it has a flag of its own. */
+void *aud_config_merge_server(apr_pool_t *p, void *basev, void *addv)
+{
+    const aud_server_conf *base = basev, *add = addv;
+    aud_server_conf *m = apr_pcalloc(p, sizeof *m);
+
+    m->set = base->set | add->set;
+    m->cache_entries = (add->set & AUD_SRV_SET_CACHE_ENTRIES) ? add->cache_entries : base->cache_entries;
+    m->audit_log = add->audit_log ? add->audit_log : base->audit_log;
+    m->ca_file = add->ca_file ? add->ca_file : base->ca_file;
+    m->rk.refresh = add->rk.refresh > 0 ? add->rk.refresh : base->rk.refresh;
+    m->rk.refresh_min = add->rk.refresh_min > 0 ? add->rk.refresh_min : base->rk.refresh_min;
+    m->rk.fetch_timeout = add->rk.fetch_timeout > 0 ? add->rk.fetch_timeout : base->rk.fetch_timeout;
+    m->rk.max_stale_set = add->rk.max_stale_set || base->rk.max_stale_set;
+    m->rk.max_stale = add->rk.max_stale_set ? add->rk.max_stale : base->rk.max_stale;
+    return m;
+}
+
+/* ---------------------------------------------------- directive handlers */
+
+/* A verifier setting was given in this section: remember the section, so
+ * that post_config builds its verifier. */
+static void note_vsetting(cmd_parms *cmd, aud_dir_conf *conf, unsigned flag)
+{
+    conf->set |= flag;
+    conf->section = cmd->directive->parent;
+    if (!conf->registered && registered_confs != NULL) {
+        conf->registered = 1;
+        APR_ARRAY_PUSH(registered_confs, aud_dir_conf *) = conf;
+    }
+}
+
+static void note_keys(cmd_parms *cmd, aud_dir_conf *conf)
+{
+    if (conf->keys_file == NULL) {
+        conf->keys_file = cmd->directive->filename;
+        conf->keys_line = cmd->directive->line_num;
+    }
+}
+
+/* Lists start afresh in each section (they replace, not append, what a
+ * parent section set); within one section a repeated directive adds. */
+static apr_array_header_t *own_list(apr_pool_t *p, const aud_dir_conf *conf, unsigned flag,
+                                    const apr_array_header_t *list, int elt_size)
+{
+    if ((conf->set & flag) && list != NULL)
+        return (apr_array_header_t *)list;
+    return apr_array_make(p, 2, elt_size);
+}
+
+/* Adds one audience, allowed for good (until 0) or until a time. */
+static void add_audience(cmd_parms *cmd, aud_dir_conf *conf, const char *aud, double until)
+{
+    apr_array_header_t *list = own_list(cmd->pool, conf, AUD_SET_ALLOW, conf->vs.allow, sizeof(const char *));
+    apr_array_header_t *ends = own_list(cmd->pool, conf, AUD_SET_ALLOW, conf->vs.allow_until, sizeof(double));
+
+    APR_ARRAY_PUSH(list, const char *) = aud;
+    APR_ARRAY_PUSH(ends, double) = until;
+    conf->vs.allow = list;
+    conf->vs.allow_until = ends;
+    if (!(conf->set & AUD_SET_ALLOW)) {
+        conf->allow_file = cmd->directive->filename;
+        conf->allow_line = cmd->directive->line_num;
+    }
+    note_vsetting(cmd, conf, AUD_SET_ALLOW);
+}
+
+static const char *set_allow(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    if (*arg == '\0')
+        return "AudAllow: an empty audience can never match a token";
+    add_audience(cmd, cfg, arg, 0);
+    return NULL;
+}
+
+/* YYYY-MM-DD, a real calendar day; the allowance covers that whole day in
+ * UTC, so it ends at the following midnight. */
+static bool parse_allowance_end(const char *arg, double *end)
+{
+    struct tm tm;
+    int y, m, d;
+    char tail;
+
+    if (strlen(arg) != 10 || sscanf(arg, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || arg[4] != '-' ||
+        arg[7] != '-' || strspn(arg, "0123456789-") != 10)
+        return false;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+    time_t t = timegm(&tm);
+    struct tm back;
+    /* timegm normalises 2026-02-30 to March; a real date survives the
+     * round trip unchanged. */
+    if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL || back.tm_year != y - 1900 || back.tm_mon != m - 1 ||
+        back.tm_mday != d)
+        return false;
+    *end = (double)t + 86400.0;
+    return true;
+}
+
+static const char *set_allow_until(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
+{
+    double end;
+
+    if (argc < 2)
+        return "AudAllowUntil: give a date (YYYY-MM-DD) and at least one audience";
+    if (!parse_allowance_end(argv[0], &end))
+        return apr_psprintf(cmd->pool, "AudAllowUntil: '%s' is not a date in the form YYYY-MM-DD", argv[0]);
+    for (int i = 1; i < argc; i++) {
+        if (*argv[i] == '\0')
+            return "AudAllowUntil: an empty audience can never match a token";
+        add_audience(cmd, cfg, argv[i], end);
+    }
+    return NULL;
+}
+
+static const char *set_error_detail(cmd_parms *cmd, void *cfg, int flag)
+{
+    aud_dir_conf *conf = cfg;
+
+    conf->error_detail = flag;
+    conf->set |= AUD_SET_ERROR_DETAIL;
+    return NULL;
+}
+
+static const char *set_api_name(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    if (*arg == '\0')
+        return "AudApiName: the name is empty";
+    ((aud_dir_conf *)cfg)->api_name = arg;
+    return NULL;
+}
+
+static const char *set_issuer(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_dir_conf *conf = cfg;
+    apr_array_header_t *list;
+
+    if (*arg == '\0')
+        return "AudIssuer: an empty issuer can never match a token";
+    list = own_list(cmd->pool, conf, AUD_SET_ISSUERS, conf->vs.issuers, sizeof(const char *));
+    APR_ARRAY_PUSH(list, const char *) = arg;
+    conf->vs.issuers = list;
+    note_vsetting(cmd, conf, AUD_SET_ISSUERS);
+    return NULL;
+}
+
+static apr_status_t destroy_keyset(void *data)
+{
+    aud_keyset_destroy(data);
+    return APR_SUCCESS;
+}
+
+/* Key sets live for one configuration cycle, shared by every section that
+ * names the same file: a graceful restart re-reads the configuration into a
+ * fresh pconf, so keys are reloaded then and only then. */
+static aud_keyset *load_keyset(cmd_parms *cmd, const char *directive, const char *path, bool secret,
+                               const char **errmsg)
+{
+    static const char cache_key[] = "mod_auth_aud:keysets";
+    apr_hash_t *cache = NULL;
+    const char *abs = ap_server_root_relative(cmd->temp_pool, path);
+    const char *hkey;
+    aud_keyset *set;
+    aud_logger logger = aud_httpd_logger(cmd->temp_pool, cmd->server, AUDLOGNO(0001));
+    aud_error err;
+    bool ok;
+
+    *errmsg = NULL;
+    if (abs == NULL) {
+        *errmsg = apr_psprintf(cmd->pool, "%s %s: invalid file path", directive, path);
+        return NULL;
+    }
+    apr_pool_userdata_get((void **)&cache, cache_key, cmd->pool);
+    if (cache == NULL) {
+        cache = apr_hash_make(cmd->pool);
+        apr_pool_userdata_set(cache, cache_key, apr_pool_cleanup_null, cmd->pool);
+    }
+    hkey = apr_pstrcat(cmd->pool, secret ? "secret:" : "key:", abs, NULL);
+    set = apr_hash_get(cache, hkey, APR_HASH_KEY_STRING);
+    if (set != NULL)
+        return set;
+
+    set = aud_keyset_create();
+    if (set == NULL) {
+        *errmsg = apr_psprintf(cmd->pool, "%s %s: out of memory", directive, abs);
+        return NULL;
+    }
+    memset(&err, 0, sizeof err);
+    ok = secret ? aud_keyset_load_secret_file(set, abs, &err) : aud_keyset_load_file(set, abs, &logger, &err);
+    if (!ok) {
+        aud_keyset_destroy(set);
+        /* The core's messages usually name the file already. */
+        if (err.text[0] != '\0' && strstr(err.text, abs) != NULL)
+            *errmsg = apr_psprintf(cmd->pool, "%s: %s", directive, err.text);
+        else
+            *errmsg = apr_psprintf(cmd->pool, "%s %s: %s", directive, abs, err.text[0] ? err.text : "cannot be loaded");
+        return NULL;
+    }
+    apr_pool_cleanup_register(cmd->pool, set, destroy_keyset, apr_pool_cleanup_null);
+    apr_hash_set(cache, hkey, APR_HASH_KEY_STRING, set);
+    return set;
+}
+
+static const char *set_key_file(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_dir_conf *conf = cfg;
+    apr_array_header_t *list;
+    const char *errmsg;
+    aud_keyset *set = load_keyset(cmd, "AudKeyFile", arg, false, &errmsg);
+
+    if (set == NULL)
+        return errmsg;
+    list = own_list(cmd->pool, conf, AUD_SET_KEYFILES, conf->vs.keyfiles, sizeof(aud_keyset *));
+    APR_ARRAY_PUSH(list, aud_keyset *) = set;
+    conf->vs.keyfiles = list;
+    note_keys(cmd, conf);
+    note_vsetting(cmd, conf, AUD_SET_KEYFILES);
+    return NULL;
+}
+
+static const char *set_secret_file(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_dir_conf *conf = cfg;
+    const char *errmsg;
+    aud_keyset *set = load_keyset(cmd, "AudSecretFile", arg, true, &errmsg);
+    struct stat st;
+    const char *abs = ap_server_root_relative(cmd->pool, arg);
+
+    if (set == NULL)
+        return errmsg;
+    if (abs != NULL && stat(abs, &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0 && readable_secrets != NULL)
+        APR_ARRAY_PUSH(readable_secrets, const char *) = abs;
+    conf->vs.secret = set;
+    note_keys(cmd, conf);
+    note_vsetting(cmd, conf, AUD_SET_SECRET);
+    return NULL;
+}
+
+/* AudJwksUri and AudDiscovery: the URL is checked now (a malformed or
+ * plain-http non-loopback URL stops start-up); nothing is fetched until
+ * post_config. */
+static const char *add_remote(cmd_parms *cmd, aud_dir_conf *conf, bool discovery, const char *url)
+{
+    apr_array_header_t *list;
+    aud_rk_source *src;
+    const char *err = aud_rk_add(cmd, &conf->rk, discovery, url, &src);
+
+    if (err != NULL)
+        return err;
+    list = own_list(cmd->pool, conf, AUD_SET_REMOTES, conf->vs.remotes, sizeof(aud_rk_source *));
+    APR_ARRAY_PUSH(list, aud_rk_source *) = src;
+    conf->vs.remotes = list;
+    /* A discovery document names its issuer, so only a bare JWKS URI
+     * leaves the issuer open (start-up lint). */
+    if (!discovery)
+        note_keys(cmd, conf);
+    note_vsetting(cmd, conf, AUD_SET_REMOTES);
+    return NULL;
+}
+
+static const char *set_jwks_uri(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    return add_remote(cmd, cfg, false, arg);
+}
+
+static const char *set_discovery(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_dir_conf *conf = cfg;
+
+    for (int i = 0; (conf->set & AUD_SET_REMOTES) && i < conf->vs.remotes->nelts; i++) {
+        if (aud_rk_issuer(APR_ARRAY_IDX(conf->vs.remotes, i, aud_rk_source *)) != NULL)
+            return "AudDiscovery: one per section (it names the section's issuer)";
+    }
+    return add_remote(cmd, cfg, true, arg);
+}
+
+/* A directive's whole number from min to max, in plain decimal digits (no
+ * sign, spaces, hex or exponent). NULL, or the message naming the directive,
+ * the value and the range. */
+static const char *whole_number(cmd_parms *cmd, const char *arg, long min, long max, const char *unit, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (!apr_isdigit(arg[0]) || *end != '\0' || errno != 0 || v < min || v > max)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number of %s from %ld to %ld", cmd->cmd->name, arg,
+                            unit, min, max);
+    *out = v;
+    return NULL;
+}
+
+enum rk_setting { RK_REFRESH, RK_REFRESH_MIN, RK_MAX_STALE, RK_FETCH_TIMEOUT };
+
+/* In a section: for that section's sources; at server or virtual host
+ * level: the default for every source of that server. */
+static const char *set_rk_seconds(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &auth_aud_module);
+    aud_rk_settings *rk = cmd->path != NULL ? &((aud_dir_conf *)cfg)->rk : &sconf->rk;
+    enum rk_setting which = (enum rk_setting)(intptr_t)cmd->info;
+    static const long max[] = {[RK_REFRESH] = 7 * 86400, [RK_REFRESH_MIN] = 86400, [RK_MAX_STALE] = 30 * 86400,
+                               [RK_FETCH_TIMEOUT] = 60};
+    long v;
+    const char *err = whole_number(cmd, arg, which == RK_MAX_STALE ? 0 : 1, max[which], "seconds", &v);
+
+    if (err != NULL)
+        return err;
+    switch (which) {
+    case RK_REFRESH:
+        rk->refresh = (double)v;
+        break;
+    case RK_REFRESH_MIN:
+        rk->refresh_min = (double)v;
+        break;
+    case RK_MAX_STALE:
+        rk->max_stale = (double)v;
+        rk->max_stale_set = 1;
+        break;
+    case RK_FETCH_TIMEOUT:
+        rk->fetch_timeout = (double)v;
+        break;
+    }
+    return NULL;
+}
+
+static const char *set_ca_file(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &auth_aud_module);
+    const char *abs = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t finfo;
+
+    if (abs == NULL || apr_stat(&finfo, abs, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS ||
+        finfo.filetype != APR_REG)
+        return apr_psprintf(cmd->pool, "AudCAFile: %s is not a readable file", arg);
+    sconf->ca_file = abs;
+    return NULL;
+}
+
+static const char *set_algorithms(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_dir_conf *conf = cfg;
+    aud_alg alg;
+
+    if (aud_alg_name_is_none(arg))
+        return apr_psprintf(cmd->pool, "AudAlgorithms: '%s' is never accepted: unsigned tokens prove nothing", arg);
+    if (!aud_alg_from_name(arg, &alg)) {
+        char *known = "";
+        for (int i = 0; i < AUD_ALG_COUNT; i++)
+            known = apr_pstrcat(cmd->temp_pool, known, i ? " " : "", aud_alg_name((aud_alg)i), NULL);
+        return apr_psprintf(cmd->pool, "AudAlgorithms: unknown algorithm '%s' (names are case-sensitive; known: %s)",
+                            arg, known);
+    }
+    if (!(conf->set & AUD_SET_ALGORITHMS))
+        conf->vs.algorithms = 0;
+    conf->vs.algorithms |= AUD_ALG_BIT(alg);
+    note_vsetting(cmd, conf, AUD_SET_ALGORITHMS);
+    return NULL;
+}
+
+static const char *set_leeway(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_dir_conf *conf = cfg;
+    char *end;
+    double v;
+
+    /* Plain decimal only: strtod would also take " 1", "0x10", "1e3" and
+     * "inf", none of which an operator means as a number of seconds. */
+    errno = 0;
+    v = strtod(arg, &end);
+    if (!apr_isdigit(arg[0]) || strspn(arg, "0123456789.") != strlen(arg) || end == arg || *end != '\0' ||
+        errno != 0 || !isfinite(v) || v < 0 || v > AUD_LEEWAY_MAX)
+        return apr_psprintf(cmd->pool, "AudLeeway: '%s' is not a number of seconds from 0 to %.0f", arg,
+                            AUD_LEEWAY_MAX);
+    conf->vs.leeway = v;
+    note_vsetting(cmd, conf, AUD_SET_LEEWAY);
+    return NULL;
+}
+
+static const char *set_max_token_size(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_dir_conf *conf = cfg;
+    long v;
+    const char *err = whole_number(cmd, arg, AUD_TOKEN_SIZE_MIN, AUD_TOKEN_SIZE_MAX, "bytes", &v);
+
+    if (err != NULL)
+        return err;
+    conf->vs.max_token_size = (apr_size_t)v;
+    note_vsetting(cmd, conf, AUD_SET_MAX_TOKEN_SIZE);
+    return NULL;
+}
+
+static const char *set_mode(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_dir_conf *conf = cfg;
+
+    if (!aud_mode_from_word(arg, &conf->mode))
+        return apr_psprintf(cmd->pool, "AudMode: '%s' is neither 'enforce' nor 'audit'", arg);
+    conf->set |= AUD_SET_MODE;
+    return NULL;
+}
+
+static const char *set_user_claim(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    if (*arg == '\0')
+        return "AudUserClaim: the claim name is empty";
+    ((aud_dir_conf *)cfg)->user_claim = arg;
+    return NULL;
+}
+
+static const char *set_audit_log(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &auth_aud_module);
+
+    if (*arg == '\0' || (arg[0] == '|' && arg[1 + strspn(arg + 1, " \t")] == '\0'))
+        return "AudAuditLog: give a file path or \"|command\"";
+    sconf->audit_log = arg;
+    return NULL;
+}
+
+static const char *set_cache_entries(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &auth_aud_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long v;
+
+    if (err == NULL)
+        err = whole_number(cmd, arg, 0, AUD_CACHE_MAX, "entries (0: off)", &v);
+    if (err != NULL)
+        return err;
+    sconf->cache_entries = v;
+    sconf->set |= AUD_SRV_SET_CACHE_ENTRIES;
+    return NULL;
+}
+
+const command_rec aud_config_cmds[] = {
+    AP_INIT_ITERATE("AudAllow", set_allow, NULL, ACCESS_CONF, "the token audiences this location accepts"),
+    AP_INIT_TAKE_ARGV("AudAllowUntil", set_allow_until, NULL, ACCESS_CONF,
+                      "a date (YYYY-MM-DD, UTC) and the audiences accepted until the end of that day"),
+    AP_INIT_FLAG("AudErrorDetail", set_error_detail, NULL, ACCESS_CONF,
+                 "on: tell the client the likely cause of a refusal (pre-production only; default off)"),
+    AP_INIT_TAKE1("AudApiName", set_api_name, NULL, ACCESS_CONF, "the API's name in audit records, logs and the realm"),
+    AP_INIT_ITERATE("AudIssuer", set_issuer, NULL, ACCESS_CONF, "the accepted token issuers"),
+    AP_INIT_ITERATE("AudKeyFile", set_key_file, NULL, ACCESS_CONF,
+                    "verification keys: PEM key or certificate, JWK or JWKS files"),
+    AP_INIT_TAKE1("AudSecretFile", set_secret_file, NULL, ACCESS_CONF,
+                  "a file whose bytes are an HMAC secret (HS* must be listed in AudAlgorithms)"),
+    AP_INIT_ITERATE("AudJwksUri", set_jwks_uri, NULL, ACCESS_CONF,
+                    "URLs of key sets (JWKS) to fetch, refresh and follow through rotations"),
+    AP_INIT_TAKE1("AudDiscovery", set_discovery, NULL, ACCESS_CONF,
+                  "an issuer URL or OpenID Connect / RFC 8414 metadata URL: keys from its jwks_uri, and its "
+                  "issuer unless AudIssuer is given"),
+    AP_INIT_TAKE1("AudKeyRefresh", set_rk_seconds, (void *)RK_REFRESH, ACCESS_CONF | RSRC_CONF,
+                  "seconds between refreshes of remote keys (default 3600; Cache-Control max-age wins)"),
+    AP_INIT_TAKE1("AudKeyRefreshMin", set_rk_seconds, (void *)RK_REFRESH_MIN, ACCESS_CONF | RSRC_CONF,
+                  "the least seconds between two fetches of one key source, whatever asks (default 60)"),
+    AP_INIT_TAKE1("AudKeyMaxStale", set_rk_seconds, (void *)RK_MAX_STALE, ACCESS_CONF | RSRC_CONF,
+                  "seconds remote keys stay in use past their refresh time while fetches fail (default 86400)"),
+    AP_INIT_TAKE1("AudKeyFetchTimeout", set_rk_seconds, (void *)RK_FETCH_TIMEOUT, ACCESS_CONF | RSRC_CONF,
+                  "seconds one whole fetch of remote keys may take (default 5)"),
+    AP_INIT_TAKE1("AudCAFile", set_ca_file, NULL, RSRC_CONF,
+                  "PEM file of the CAs trusted for fetching remote keys (default: the system store)"),
+    AP_INIT_ITERATE("AudAlgorithms", set_algorithms, NULL, ACCESS_CONF,
+                    "accepted JWS algorithms (default: every asymmetric one)"),
+    AP_INIT_TAKE1("AudLeeway", set_leeway, NULL, ACCESS_CONF,
+                  "allowed clock skew in seconds for exp, nbf and iat (default 60)"),
+    AP_INIT_TAKE1("AudMaxTokenSize", set_max_token_size, NULL, ACCESS_CONF,
+                  "longest accepted token in bytes (default 16384)"),
+    AP_INIT_TAKE1("AudMode", set_mode, NULL, ACCESS_CONF,
+                  "enforce (default) or audit: record decisions but let every request through"),
+    AP_INIT_TAKE1("AudUserClaim", set_user_claim, NULL, ACCESS_CONF,
+                  "the claim that becomes the user name (default sub)"),
+    AP_INIT_TAKE1("AudAuditLog", set_audit_log, NULL, RSRC_CONF, "where audit records go: a file path or \"|command\""),
+    AP_INIT_TAKE1("AudCacheEntries", set_cache_entries, NULL, RSRC_CONF,
+                  "accepted tokens each process remembers, so as not to verify them again (0: off)"),
+    {NULL}};

@@ -1,0 +1,455 @@
+/* The request path (see aud_request.h). It reads top-down: the hook first,
+ * then each step in the order the hook takes it. Token handling itself is
+ * the core's; what is here is httpd's side of it: which verifier, the token
+ * cache, variables for backends, log lines and the response. */
+#include "aud_request.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "apr_strings.h"
+#include "http_core.h"
+#include "http_protocol.h"
+#include "http_request.h"
+
+#include "aud_audit.h"
+#include "aud_audit_log.h"
+#include "aud_bearer.h"
+#include "aud_config.h"
+#include "aud_config_check.h"
+#include "aud_hint.h"
+#include "aud_token_cache.h"
+#include "aud_verifier_cache.h"
+
+APLOG_USE_MODULE(auth_aud);
+
+#define AUD_RETRY_AFTER "30"
+
+/* What a request needs from the core's result, copied into the request's
+ * pool: the result itself is freed at once, and an accepted token's verdict
+ * can come from the token cache instead. */
+typedef struct {
+    uint32_t reasons; /* as in aud_result */
+    aud_tc_verdict v; /* token_fields always; the rest when known */
+    const char *aud_json;  /* audiences for the rejection log line */
+} aud_verdict;
+
+static volatile apr_uint32_t last_no_allow_log, last_no_keys_log, last_remote_keys_log;
+
+static const char *api_name(request_rec *r, const aud_dir_conf *conf);
+static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, const aud_vnode *node,
+                   aud_credential cred, const char *token, size_t token_len, aud_verdict *out);
+static void log_operator_mistakes(request_rec *r, const aud_dir_conf *conf, const char *api, const aud_vnode *node,
+                                  const aud_result *summary);
+static void set_backend_env(request_rec *r, const char *api, aud_decision decision, const char *reasons,
+                            const aud_verdict *vd);
+static void log_decision(request_rec *r, const aud_dir_conf *conf, const char *api, const char *reasons,
+                         const aud_verdict *vd);
+static int refuse(request_rec *r, const aud_dir_conf *conf, const char *api, aud_credential cred,
+                  const aud_vnode *node, const aud_result *summary, const aud_verdict *vd);
+
+int aud_request_authenticate(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    const aud_dir_conf *conf;
+    const aud_vnode *node;
+    const char *api, *token = NULL;
+    char reasons[256];
+    size_t token_len = 0;
+    aud_credential cred;
+    aud_decision decision;
+    aud_verdict vd;
+    aud_result summary;
+
+    if (type == NULL || strcasecmp(type, "Bearer") != 0)
+        return DECLINED;
+    conf = ap_get_module_config(r->per_dir_config, &auth_aud_module);
+    r->ap_auth_type = (char *)"Bearer";
+    api = api_name(r, conf);
+
+    cred = aud_bearer_parse(apr_table_get(r->headers_in, r->proxyreq == PROXYREQ_PROXY ? "Proxy-Authorization"
+                                                                                          : "Authorization"),
+                            &token, &token_len);
+    node = aud_vcache_for(r, conf);
+    if (!decide(r, conf, api, node, cred, token, token_len, &vd)) {
+        /* Only memory exhaustion gets here; refusing is all that is safe. */
+        apr_table_setn(r->err_headers_out, "Retry-After", AUD_RETRY_AFTER);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    /* The reason helpers read nothing but the bitmask. */
+    memset(&summary, 0, sizeof summary);
+    summary.reasons = vd.reasons;
+    log_operator_mistakes(r, conf, api, node, &summary);
+
+    decision = aud_decision_of(&summary, conf->mode);
+    aud_audit_reasons_text(&summary, reasons, sizeof reasons);
+    set_backend_env(r, api, decision, reasons, &vd);
+    if (r->main == NULL)
+        aud_audit_log_keep(r, vd.v.token_fields, api, decision, conf->mode);
+    log_decision(r, conf, api, reasons, &vd);
+
+    if (decision != AUD_DECISION_REJECT) {
+        /* Audit mode lets every request through, as enforce mode would not;
+         * the user name is set only when a configured key vouched for it
+         * (vd.v.user is NULL otherwise), "-" standing in for none so that
+         * Require valid-user passes. */
+        r->user = (char *)(vd.v.user ? vd.v.user : "-");
+        return OK;
+    }
+    return refuse(r, conf, api, cred, node, &summary, &vd);
+}
+
+/* ------------------------------------------------------------- the API */
+
+/* mod_authn_core stores AuthName with its quotes already backslash-escaped
+ * (for mod_auth_basic to paste into a header); the API's name is the plain
+ * text, which the challenge escapes itself. */
+static const char *unescape_auth_name(apr_pool_t *p, const char *s)
+{
+    char *out, *o;
+
+    if (strchr(s, '\\') == NULL)
+        return s;
+    out = o = apr_palloc(p, strlen(s) + 1);
+    for (; *s; s++) {
+        if (*s == '\\' && s[1] != '\0')
+            s++;
+        *o++ = *s;
+    }
+    *o = '\0';
+    return out;
+}
+
+static const char *api_name(request_rec *r, const aud_dir_conf *conf)
+{
+    const char *name;
+
+    if (conf->api_name != NULL)
+        return conf->api_name;
+    name = ap_auth_name(r);
+    if (name != NULL && *name != '\0')
+        return unescape_auth_name(r->pool, name);
+    return conf->path ? conf->path : r->uri;
+}
+
+/* ---------------------------------------------------------- the verdict */
+
+static void verdict_from_result(request_rec *r, const aud_dir_conf *conf, const aud_vnode *node,
+                                const aud_result *res, aud_verdict *out, double *valid_until);
+
+/* A token value for an environment variable or the user name: control
+ * characters become '?', so that a claim cannot smuggle a line break into a
+ * header a backend builds from it with mod_headers. */
+static const char *env_value(apr_pool_t *p, const char *s)
+{
+    char *out;
+
+    if (s == NULL)
+        return NULL;
+    out = apr_pstrdup(p, s);
+    for (char *c = out; *c; c++) {
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+            *c = '?';
+    }
+    return out;
+}
+
+/* Hints at the likely cause, from this API's settings and every other API
+ * on the server. Only refusals need them, and acceptances of an audience
+ * whose allowance is running out; the common acceptance skips the work. */
+static void add_hints(request_rec *r, const aud_dir_conf *conf, const char *api, double now, aud_result *res)
+{
+    const apr_array_header_t *views = aud_config_api_views();
+    aud_api_view self, *others = NULL;
+    size_t n_others = 0;
+
+    if (res->claims == NULL || (aud_result_accepted(res) && res->matched_until == 0))
+        return;
+    self.name = api;
+    self.audiences = aud_config_strings(conf->vs.allow, &self.n_audiences);
+    self.issuers = aud_config_strings(conf->vs.issuers, &self.n_issuers);
+    if (views != NULL && views->nelts > 0) {
+        others = apr_palloc(r->pool, sizeof *others * (size_t)views->nelts);
+        for (int i = 0; i < views->nelts; i++) {
+            const aud_api_view *v = &APR_ARRAY_IDX(views, i, aud_api_view);
+            /* This API's own section (and sections inheriting its list). */
+            if (v->audiences != self.audiences)
+                others[n_others++] = *v;
+        }
+    }
+    aud_hint_context ctx = {&self, others, n_others, now};
+    aud_hints_add(res, &ctx);
+}
+
+/* The verdict on a request's credential: from the token cache when this
+ * token was accepted before under the same settings and keys, else from
+ * the core. */
+static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, const aud_vnode *node,
+                   aud_credential cred, const char *token, size_t token_len, aud_verdict *out)
+{
+    aud_tc_key key;
+    bool cacheable = false;
+    double now = aud_seconds(apr_time_now()), valid_until = 0;
+    aud_result *res;
+
+    memset(out, 0, sizeof *out);
+    if (cred == AUD_CREDENTIAL_NONE) {
+        res = aud_result_new_reason(AUD_REASON_NO_TOKEN, "the request carries no bearer token");
+    } else if (cred == AUD_CREDENTIAL_MALFORMED) {
+        res = aud_result_new_reason(AUD_REASON_MALFORMED, "the Authorization header is not exactly one bearer credential");
+    } else if (node == NULL) {
+        res = aud_result_new_reason(AUD_REASON_KEYS_UNAVAILABLE, "no verifier could be built");
+    } else {
+        key.verifier = node;
+        key.user_claim = conf->user_claim;
+        cacheable = node->shared && aud_tc_enabled() &&
+                    aud_verifier_key_generation(node->verifier, &key.key_generation) &&
+                    aud_tc_digest(token, token_len, key.digest);
+        if (cacheable && aud_tc_lookup(&key, now, r->pool, &out->v))
+            return true;
+        res = aud_verifier_check(node->verifier, token, token_len);
+        if (res != NULL && node->n_keys == 0 && node->n_remotes == 0 && !aud_result_has(res, AUD_REASON_KEYS_UNAVAILABLE))
+            aud_result_add_reason(res, AUD_REASON_KEYS_UNAVAILABLE, "no AudKeyFile or AudSecretFile applies to this location");
+        if (res != NULL)
+            add_hints(r, conf, api, now, res);
+        /* Remembered only under the keys the lookup would find it with. */
+        cacheable = cacheable && res != NULL && res->key_generation == key.key_generation;
+    }
+    if (res == NULL)
+        return false;
+    verdict_from_result(r, conf, node, res, out, &valid_until);
+    if (out->v.token_fields == NULL) {
+        aud_result_free(res);
+        return false;
+    }
+    if (cacheable && out->reasons == 0 && valid_until > 0)
+        aud_tc_insert(&key, valid_until, &out->v);
+    aud_result_free(res);
+    return true;
+}
+
+static const char *pool_copy(apr_pool_t *p, const char *s)
+{
+    return s ? apr_pstrdup(p, s) : NULL;
+}
+
+/* Hint codes joined by "," and the first hint's sentence, for AUD_HINT,
+ * AUD_HINT_TEXT and the log line. */
+static void hint_summary(apr_pool_t *p, const aud_result *res, aud_tc_verdict *v)
+{
+    size_t i;
+    json_t *hint;
+
+    json_array_foreach(res->hints, i, hint) {
+        const char *code = json_string_value(json_object_get(hint, "code"));
+        v->hint_codes = v->hint_codes ? apr_pstrcat(p, v->hint_codes, ",", code, NULL) : apr_pstrdup(p, code);
+    }
+    v->hint_text = pool_copy(p, aud_hints_first_text(res));
+}
+
+/* Everything the request needs from a result, in the request's pool;
+ * token_fields stays NULL on memory exhaustion. Token values are kept as
+ * they will be used: cleaned for variables and the user name. */
+static void verdict_from_result(request_rec *r, const aud_dir_conf *conf, const aud_vnode *node,
+                                const aud_result *res, aud_verdict *out, double *valid_until)
+{
+    char *fields = aud_audit_token_fields(res, NULL);
+    bool accepted = aud_result_accepted(res);
+
+    if (fields == NULL)
+        return;
+    out->reasons = res->reasons;
+    out->v.token_fields = apr_pstrdup(r->pool, fields);
+    free(fields);
+    out->v.token_id = res->token_id[0] ? apr_pstrdup(r->pool, res->token_id) : NULL;
+    hint_summary(r->pool, res, &out->v);
+    if (accepted || res->signature_verified)
+        out->v.user = env_value(r->pool, aud_result_user(res, conf->user_claim));
+    if (accepted) {
+        const json_t *exp = res->claims ? json_object_get(res->claims, "exp") : NULL;
+        char *scope = aud_result_scope_text(res);
+        out->v.matched = pool_copy(r->pool, res->matched_audience);
+        out->v.iss = pool_copy(r->pool, aud_result_claim_string(res, "iss"));
+        out->v.sub = pool_copy(r->pool, aud_result_claim_string(res, "sub"));
+        out->v.client = pool_copy(r->pool, aud_result_client(res));
+        out->v.scope = pool_copy(r->pool, scope);
+        free(scope);
+        /* Accepted means exp is a number the verifier checked. */
+        *valid_until = json_is_number(exp) && node != NULL ? json_number_value(exp) + node->key.leeway : 0;
+        /* An audience allowed only until a date must not outlive its
+         * allowance in the cache. */
+        if (res->matched_until != 0 && res->matched_until < *valid_until)
+            *valid_until = res->matched_until;
+    } else {
+        char *aud = aud_audit_audiences_json(res);
+        out->aud_json = aud ? apr_pstrdup(r->pool, aud) : "null";
+        free(aud);
+    }
+}
+
+/* ------------------------------------------------ operator mistakes, logs */
+
+/* Names the source that has no keys and why. */
+static void log_remote_keys_unavailable(request_rec *r, const aud_dir_conf *conf, const char *api,
+                                        const aud_vnode *node)
+{
+    aud_remote_status st;
+
+    for (size_t i = 0; i < node->n_remotes; i++) {
+        aud_remote_get_status(node->remotes[i], &st);
+        if (st.usable)
+            continue;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      AUDLOGNO(0031) "%s (%s): the keys from %s are not available (%s%s%s): requests get 503 "
+                                     "until a fetch succeeds",
+                      api, conf->path ? conf->path : r->uri, aud_remote_url(node->remotes[i]), st.state,
+                      st.last_error[0] ? ": " : "", st.last_error);
+        return;
+    }
+}
+
+/* At the default log level, once a minute per process for each kind. */
+static void log_operator_mistakes(request_rec *r, const aud_dir_conf *conf, const char *api, const aud_vnode *node,
+                                  const aud_result *summary)
+{
+    if ((conf->vs.allow == NULL || conf->vs.allow->nelts == 0) && aud_rate_limit_ok(&last_no_allow_log))
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      AUDLOGNO(0010) "%s (%s) has AuthType Bearer but no AudAllow, so it accepts nothing; list the "
+                                     "audiences this API accepts with AudAllow",
+                      api, conf->path ? conf->path : r->uri);
+    if (!aud_result_has(summary, AUD_REASON_KEYS_UNAVAILABLE))
+        return;
+    if (node != NULL && node->n_remotes > 0) {
+        if (aud_rate_limit_ok(&last_remote_keys_log))
+            log_remote_keys_unavailable(r, conf, api, node);
+    } else if (aud_rate_limit_ok(&last_no_keys_log)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      AUDLOGNO(0011) "%s (%s) has AuthType Bearer but no verification keys: requests get 503; add "
+                                     "AudKeyFile or AudSecretFile",
+                      api, conf->path ? conf->path : r->uri);
+    }
+}
+
+static void set_env(request_rec *r, const char *name, const char *value)
+{
+    if (value != NULL)
+        apr_table_setn(r->subprocess_env, name, env_value(r->pool, value));
+}
+
+/* Backends get the decision on every request, and the token's facts only
+ * when they are facts: an audit-mode request that would have been refused
+ * must not hand a backend an unverified identity. */
+static void set_backend_env(request_rec *r, const char *api, aud_decision decision, const char *reasons,
+                            const aud_verdict *vd)
+{
+    set_env(r, "AUD_API", api);
+    set_env(r, "AUD_DECISION", aud_decision_word(decision));
+    set_env(r, "AUD_REASON", reasons);
+    set_env(r, "AUD_HINT", vd->v.hint_codes);
+    set_env(r, "AUD_HINT_TEXT", vd->v.hint_text);
+    if (decision == AUD_DECISION_ACCEPT) {
+        set_env(r, "AUD_AUD", vd->v.matched);
+        set_env(r, "AUD_ISS", vd->v.iss);
+        set_env(r, "AUD_SUB", vd->v.sub);
+        set_env(r, "AUD_CLIENT", vd->v.client);
+        set_env(r, "AUD_SCOPE", vd->v.scope);
+    }
+}
+
+/* Client mistakes are never logged above info, so that a flood of bad
+ * tokens cannot flood the log at the default level. */
+static void log_decision(request_rec *r, const aud_dir_conf *conf, const char *api, const char *reasons,
+                         const aud_verdict *vd)
+{
+    const char *token_id = vd->v.token_id ? vd->v.token_id : "-";
+
+    if (vd->reasons != 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%sapi=%s aud=%s reasons=%s hints=%s token_id=%s%s%s",
+                      conf->mode == AUD_MODE_AUDIT ? AUDLOGNO(0102) "audit mode, would reject: "
+                                                   : AUDLOGNO(0101) "rejected: ",
+                      api, vd->aud_json ? vd->aud_json : "null", reasons, vd->v.hint_codes ? vd->v.hint_codes : "-",
+                      token_id, vd->v.hint_text ? " hint: " : "", vd->v.hint_text ? vd->v.hint_text : "");
+    } else if (vd->v.hint_codes != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      AUDLOGNO(0104) "accepted with hints: api=%s matched=%s hints=%s token_id=%s hint: %s", api,
+                      vd->v.matched ? vd->v.matched : "-", vd->v.hint_codes, token_id,
+                      vd->v.hint_text ? vd->v.hint_text : "");
+    } else {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AUDLOGNO(0103) "accepted: api=%s matched=%s", api,
+                      vd->v.matched ? vd->v.matched : "-");
+    }
+}
+
+/* ------------------------------------------------------------ responses */
+
+/* Every WWW-Authenticate this module sends comes from here (RFC 6750
+ * section 3.1: no error at all for a request that carried no token). */
+static void note_bearer_auth_failure(request_rec *r, const char *api, const char *error, const char *description)
+{
+    char *value = aud_bearer_challenge(api, error, description, NULL);
+
+    if (value == NULL)
+        return;
+    apr_table_set(r->err_headers_out, r->proxyreq == PROXYREQ_PROXY ? "Proxy-Authenticate" : "WWW-Authenticate",
+                  value);
+    free(value);
+}
+
+/* When the soonest of the node's sources may fetch again. */
+static const char *remote_retry_after(request_rec *r, const aud_vnode *node)
+{
+    unsigned best = 0;
+
+    for (size_t i = 0; i < node->n_remotes; i++) {
+        unsigned s = aud_remote_retry_after(node->remotes[i]);
+        if (best == 0 || s < best)
+            best = s;
+    }
+    return apr_psprintf(r->pool, "%u", best ? best : 1);
+}
+
+/* The description names the first failed check; with AudErrorDetail, the
+ * first hint is added, which the challenge folds into the characters
+ * RFC 6750 allows. */
+static const char *error_description(apr_pool_t *p, const aud_dir_conf *conf, aud_reason primary,
+                                     const aud_verdict *vd)
+{
+    if (!conf->error_detail || vd->v.hint_text == NULL)
+        return aud_reason_summary(primary);
+    return apr_pstrcat(p, aud_reason_summary(primary), ": ", vd->v.hint_text, NULL);
+}
+
+static int refuse(request_rec *r, const aud_dir_conf *conf, const char *api, aud_credential cred,
+                  const aud_vnode *node, const aud_result *summary, const aud_verdict *vd)
+{
+    aud_reason primary = aud_audit_primary_reason(summary);
+
+    if (primary == AUD_REASON_KEYS_UNAVAILABLE) {
+        apr_table_setn(r->err_headers_out, "Retry-After",
+                       node != NULL && node->n_remotes > 0 ? remote_retry_after(r, node) : AUD_RETRY_AFTER);
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (cred == AUD_CREDENTIAL_NONE) {
+        note_bearer_auth_failure(r, api, NULL, NULL);
+        return HTTP_UNAUTHORIZED;
+    }
+    if (cred == AUD_CREDENTIAL_MALFORMED) {
+        note_bearer_auth_failure(r, api, "invalid_request", "the Authorization header must carry exactly one bearer token");
+        return HTTP_BAD_REQUEST;
+    }
+    note_bearer_auth_failure(r, api, "invalid_token", error_description(r->pool, conf, primary, vd));
+    return HTTP_UNAUTHORIZED;
+}
+
+/* Authorization (Require ...) refused a user this module authenticated. */
+int aud_request_note_auth_failure(request_rec *r, const char *auth_type)
+{
+    const aud_dir_conf *conf;
+
+    if (auth_type == NULL || strcasecmp(auth_type, "Bearer") != 0)
+        return DECLINED;
+    conf = ap_get_module_config(r->per_dir_config, &auth_aud_module);
+    note_bearer_auth_failure(r, api_name(r, conf), "insufficient_scope", "the token does not grant access to this resource");
+    return OK;
+}

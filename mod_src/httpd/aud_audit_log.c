@@ -5,6 +5,7 @@
 
 #include "apr_hash.h"
 #include "http_log.h"
+#include "http_protocol.h"
 
 #include "aud_audit.h"
 
@@ -63,24 +64,27 @@ int aud_audit_log_open(apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
+/* One record per client request. Internal redirects are new request_recs
+ * chained by prev, and their decision replaces the earlier one (a rewrite
+ * to another API: the request went where the last one says) -- except an
+ * error document's: the request the client sent was decided already, and
+ * the page that explains the refusal must not make it two records or
+ * another API's. */
 void aud_audit_log_keep(request_rec *r, const char *token_fields, const char *api, aud_decision decision,
                         aud_mode mode)
 {
     request_rec *root = r;
-    apr_array_header_t *list;
     kept_decision *d;
 
-    /* Internal redirects are new request_recs chained by prev; the audit
-     * record belongs to the request the client sent, written once it is
-     * logged. */
     while (root->prev != NULL)
         root = root->prev;
-    list = ap_get_module_config(root->request_config, &auth_aud_module);
-    if (list == NULL) {
-        list = apr_array_make(root->pool, 1, sizeof(kept_decision));
-        ap_set_module_config(root->request_config, &auth_aud_module, list);
+    d = ap_get_module_config(root->request_config, &auth_aud_module);
+    if (d != NULL && r->prev != NULL && ap_is_HTTP_ERROR(r->prev->status))
+        return;
+    if (d == NULL) {
+        d = apr_palloc(root->pool, sizeof *d);
+        ap_set_module_config(root->request_config, &auth_aud_module, d);
     }
-    d = apr_array_push(list);
     d->token_fields = token_fields;
     d->api = api;
     d->decision = decision;
@@ -90,43 +94,40 @@ void aud_audit_log_keep(request_rec *r, const char *token_fields, const char *ap
 
 int aud_audit_log_write(request_rec *r)
 {
-    const apr_array_header_t *list = ap_get_module_config(r->request_config, &auth_aud_module);
+    const kept_decision *d = ap_get_module_config(r->request_config, &auth_aud_module);
     const request_rec *last = r;
+    const aud_server_conf *sconf;
+    aud_audit_request req;
+    char *line;
+    size_t len = 0;
+    apr_status_t rv;
 
-    if (list == NULL)
+    if (d == NULL)
+        return DECLINED;
+    sconf = ap_get_module_config(d->server->module_config, &auth_aud_module);
+    if (sconf->audit_fd == NULL)
         return DECLINED;
     while (last->next != NULL)
         last = last->next;
-    for (int i = 0; i < list->nelts; i++) {
-        const kept_decision *d = &APR_ARRAY_IDX(list, i, kept_decision);
-        const aud_server_conf *sconf = ap_get_module_config(d->server->module_config, &auth_aud_module);
-        aud_audit_request req;
-        char *line;
-        size_t len = 0;
-        apr_status_t rv;
-
-        if (sconf->audit_fd == NULL)
-            continue;
-        req.time = aud_seconds(r->request_time ? r->request_time : apr_time_now());
-        req.api = d->api;
-        req.uri = r->parsed_uri.path ? r->parsed_uri.path : r->uri;
-        req.method = r->method;
-        req.client_ip = r->useragent_ip;
-        req.status = last->status;
-        req.mode = d->mode;
-        req.decision = d->decision;
-        req.request_id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
-        line = aud_audit_record_with_fields(&req, d->token_fields, &len);
-        if (line == NULL)
-            continue;
-        /* One write of the whole line to a file opened for appending: the
-         * kernel places it at the end atomically, so records from other
-         * threads and processes never interleave. */
-        rv = apr_file_write_full(sconf->audit_fd, line, len, NULL);
-        free(line);
-        if (rv != APR_SUCCESS && aud_rate_limit_ok(&last_write_fail_log))
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, AUDLOGNO(0004) "cannot write to the audit log %s",
-                          sconf->audit_log);
-    }
+    req.time = aud_seconds(r->request_time ? r->request_time : apr_time_now());
+    req.api = d->api;
+    req.uri = r->parsed_uri.path ? r->parsed_uri.path : r->uri;
+    req.method = r->method;
+    req.client_ip = r->useragent_ip;
+    req.status = last->status;
+    req.mode = d->mode;
+    req.decision = d->decision;
+    req.request_id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
+    line = aud_audit_record_with_fields(&req, d->token_fields, &len);
+    if (line == NULL)
+        return DECLINED;
+    /* One write of the whole line to a file opened for appending: the
+     * kernel places it at the end atomically, so records from other threads
+     * and processes never interleave. */
+    rv = apr_file_write_full(sconf->audit_fd, line, len, NULL);
+    free(line);
+    if (rv != APR_SUCCESS && aud_rate_limit_ok(&last_write_fail_log))
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, AUDLOGNO(0004) "cannot write to the audit log %s",
+                      sconf->audit_log);
     return DECLINED;
 }

@@ -32,8 +32,25 @@ REPO = Path(__file__).resolve().parents[2]
 SRCDIR = Path(os.environ.get("AUD_SRCDIR") or REPO)
 BUILDDIR = Path(os.environ.get("AUD_BUILDDIR") or REPO / "build")
 MODULE = BUILDDIR / ".libs" / "mod_auth_aud.so"
-APACHE2 = os.environ.get("AUD_HTTPD") or "/usr/sbin/apache2"
-MODULES_DIR = Path(os.environ.get("AUD_HTTPD_MODULES") or "/usr/lib/apache2/modules")
+
+
+def configured_httpd():
+    """httpd and its modules directory as configure found them through apxs
+    ($AUD_BUILDDIR/tests/httpd/httpd-paths); AUD_HTTPD and AUD_HTTPD_MODULES
+    override them."""
+    paths = {}
+    f = BUILDDIR / "tests" / "httpd" / "httpd-paths"
+    if f.exists():
+        for line in f.read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                paths[k.strip()] = v.strip()
+    return (os.environ.get("AUD_HTTPD") or paths.get("httpd"),
+            os.environ.get("AUD_HTTPD_MODULES") or paths.get("modules"))
+
+
+APACHE2, _modules = configured_httpd()
+MODULES_DIR = Path(_modules) if _modules else None
 
 ISSUER = "https://issuer.test/"
 GRAPH = "https://graph.microsoft.com"
@@ -543,6 +560,9 @@ Header always set X-Env-Reason "%{{AUD_REASON}}e"
 def workdir():
     if not MODULE.exists():
         pytest.exit(f"{MODULE} not found: build first (AUD_BUILDDIR={BUILDDIR})", returncode=2)
+    if not APACHE2 or MODULES_DIR is None:
+        pytest.exit(f"no httpd known: configure writes {BUILDDIR}/tests/httpd/httpd-paths "
+                    "(or set AUD_HTTPD and AUD_HTTPD_MODULES)", returncode=2)
     d = Path(tempfile.mkdtemp(prefix="aud-httpd-"))
     os.chmod(d, 0o755)
     yield d

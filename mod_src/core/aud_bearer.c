@@ -10,30 +10,34 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
+/* The next blank-separated word at *p: its start and length; *p moves past
+ * it and the blanks after it. */
+static size_t next_word(const char **p, const char **start)
+{
+    const char *q = *p;
+    size_t len;
+
+    while (is_blank(*q))
+        q++;
+    *start = q;
+    while (*q && !is_blank(*q))
+        q++;
+    len = (size_t)(q - *start);
+    while (is_blank(*q))
+        q++;
+    *p = q;
+    return len;
+}
+
 /* Another scheme counts as no token: this location asks for a bearer token
  * and the client did not offer one. */
 aud_credential aud_bearer_parse(const char *header, const char **token, size_t *len)
 {
-    const char *p = header, *start;
+    const char *p = header, *scheme;
 
-    if (header == NULL)
+    if (header == NULL || next_word(&p, &scheme) != 6 || strncasecmp(scheme, "Bearer", 6) != 0)
         return AUD_CREDENTIAL_NONE;
-    while (is_blank(*p))
-        p++;
-    start = p;
-    while (*p && !is_blank(*p))
-        p++;
-    if ((size_t)(p - start) != 6 || strncasecmp(start, "Bearer", 6) != 0)
-        return AUD_CREDENTIAL_NONE;
-    while (is_blank(*p))
-        p++;
-    start = p;
-    while (*p && !is_blank(*p))
-        p++;
-    *token = start;
-    *len = (size_t)(p - start);
-    while (is_blank(*p))
-        p++;
+    *len = next_word(&p, token);
     if (*len == 0 || *p != '\0')
         return AUD_CREDENTIAL_MALFORMED;
     return AUD_CREDENTIAL_TOKEN;

@@ -39,6 +39,11 @@ typedef struct {
      * before then (a refresh is due, or another process fetched news).
      * Never fetches, never waits. */
     bool (*quiet)(void *baton, uint64_t *generation);
+    /* A key of this source fitted a token but did not verify its signature:
+     * the identity provider may have put a new key under an old kid. The
+     * same chance to refresh early as kid_missing, at the same rate. May be
+     * NULL. */
+    void (*signature_failed)(void *baton, const char *kid);
     void *baton;
 } aud_key_source;
 
@@ -106,9 +111,10 @@ bool aud_verifier_key_generation(const aud_verifier *v, uint64_t *generation);
  *                  length; DER and r = 0 or s = 0 fail). Keys in the header
  *                  (jwk, jku, x5u, x5c) are never used.
  * keys_unavailable a key source has nothing and no other key fits.
- *                  When a kid is unknown, the sources are told (kid_missing);
- *                  if that changed their keys, the signature is checked once
- *                  more with the new ones. r->key_generation says which
+ *                  When a kid is unknown (kid_missing), or a source's key
+ *                  fitted and failed (signature_failed), the sources are
+ *                  told; if that changed their keys, the signature is
+ *                  checked once more with the new ones. r->key_generation says which
  *                  keys the verdict rests on.
  * claim_invalid    exp missing or not a number; nbf/iat/iss of the wrong
  *                  type.

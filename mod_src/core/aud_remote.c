@@ -692,7 +692,7 @@ static void fetch_and_publish(aud_remote *r)
     log_outcome(r, &res, now, n_keys, had_keys, usable_until, interval);
 }
 
-enum sync_why { SYNC_USE, SYNC_KID, SYNC_FORCE };
+enum sync_why { SYNC_USE, SYNC_KID, SYNC_SIGNATURE, SYNC_FORCE };
 
 /* Brings this process up to date with the store and, when due and nobody
  * else is at it, fetches. Returns whether a fetch is in progress elsewhere
@@ -754,7 +754,12 @@ static bool sync_store(aud_remote *r, double now, enum sync_why why, uint32_t *s
         held_free(drop);
     }
     if (claim) {
-        if (why == SYNC_KID)
+        if (why == SYNC_SIGNATURE)
+            aud_log_emit(&r->logger, AUD_LOG_INFO,
+                         "keys from %s: a key in the set did not verify a token's signature (a new key under an old "
+                         "key id?); refreshing",
+                         r->url);
+        else if (why == SYNC_KID)
             aud_log_emit(&r->logger, AUD_LOG_INFO, "keys from %s: a token named a key id not in the set; refreshing",
                          r->url);
         fetch_and_publish(r);
@@ -881,21 +886,34 @@ static void remote_release(void *baton, const aud_keyset *set)
     held_free(drop);
 }
 
-static void remote_kid_missing(void *baton, const char *kid)
+/* Shared by an unknown kid and a failed signature: both may mean the
+ * provider rotated, and both are the token's word, so they cost at most one
+ * fetch per refresh_min however many tokens say so. */
+static void refresh_suspected(aud_remote *r, enum sync_why why)
 {
-    aud_remote *r = baton;
     double now = r->now(r->now_baton);
     bool maybe;
 
-    (void)kid; /* never fetched, never logged: it is the token's word */
     pthread_mutex_lock(&r->mu);
     maybe = atomic_load_explicit(&mem_of(r)->generation, memory_order_acquire) != r->seen_gen ||
             (attempt_allowed(r, r->last_attempt, now) && !fetch_in_progress(r, r->fetching_since, now));
     pthread_mutex_unlock(&r->mu);
-    /* A flood of random kids stops here, without the store's lock, for all
-     * but the first token of each interval. */
+    /* A flood stops here, without the store's lock, for all but the first
+     * token of each interval. */
     if (maybe)
-        sync_store(r, now, SYNC_KID, NULL);
+        sync_store(r, now, why, NULL);
+}
+
+static void remote_kid_missing(void *baton, const char *kid)
+{
+    (void)kid; /* never fetched, never logged: it is the token's word */
+    refresh_suspected(baton, SYNC_KID);
+}
+
+static void remote_signature_failed(void *baton, const char *kid)
+{
+    (void)kid;
+    refresh_suspected(baton, SYNC_SIGNATURE);
 }
 
 static bool remote_quiet(void *baton, uint64_t *generation)
@@ -909,7 +927,12 @@ static bool remote_quiet(void *baton, uint64_t *generation)
 
 aud_key_source aud_remote_key_source(aud_remote *r)
 {
-    aud_key_source s = {remote_acquire, remote_release, remote_kid_missing, remote_quiet, r};
+    aud_key_source s = {.acquire = remote_acquire,
+                        .release = remote_release,
+                        .kid_missing = remote_kid_missing,
+                        .quiet = remote_quiet,
+                        .signature_failed = remote_signature_failed,
+                        .baton = r};
     return s;
 }
 

@@ -278,6 +278,7 @@ typedef struct {
     bool kid_seen;
     size_t n_fitting;
     const aud_key *fitting;
+    bool source_key_failed; /* a fitting key from a source did not verify */
 } signature_scan;
 
 static void scan_keys(const key_view *kv, const char *kid, aud_alg alg, const char *input, size_t input_len,
@@ -301,6 +302,8 @@ static void scan_keys(const key_view *kv, const char *kid, aud_alg alg, const ch
                 r->verified_by = strdup(aud_key_describe(key));
                 break;
             }
+            if (kv->source_of[s] != FIXED_SET)
+                scan->source_key_failed = true;
         }
     }
 }
@@ -319,12 +322,16 @@ static void check_signature(const aud_verifier *v, aud_result *r, aud_alg alg, c
         return;
     }
     scan_keys(&kv, kid, alg, input, input_len, sig, sig_len, r, &scan);
-    if (!scan.verified && kid != NULL && !scan.kid_seen && !kv.source_empty && v->n_sources > 0) {
-        /* A new kid is the sign of a rotation: the sources may refresh, and
-         * if that changed their keys, the token deserves one more look. */
+    /* A new kid, or a new key under an old kid, is the sign of a rotation:
+     * the sources may refresh, and if that changed their keys, the token
+     * deserves one more look. */
+    bool unknown_kid = kid != NULL && !scan.kid_seen && !kv.source_empty;
+    if (!scan.verified && (unknown_kid || scan.source_key_failed) && v->n_sources > 0) {
         for (size_t i = 0; i < v->n_sources; i++) {
-            if (v->sources[i].kid_missing != NULL)
+            if (unknown_kid && v->sources[i].kid_missing != NULL)
                 v->sources[i].kid_missing(v->sources[i].baton, kid);
+            else if (!unknown_kid && v->sources[i].signature_failed != NULL)
+                v->sources[i].signature_failed(v->sources[i].baton, kid);
         }
         uint64_t before = kv.generation;
         key_view_close(v, &kv);

@@ -28,8 +28,12 @@ void aud_config_use_discovery_issuers(apr_pool_t *pconf)
                 list = apr_array_make(pconf, 1, sizeof(const char *));
             APR_ARRAY_PUSH(list, const char *) = issuer;
         }
-        if (list != NULL)
+        /* It counts as set here, so that merged sections, hints, lint and
+         * other sections' views all see it, as they see AudIssuer. */
+        if (list != NULL) {
             conf->vs.issuers = list;
+            conf->set |= AUD_SET_ISSUERS;
+        }
     }
 }
 

@@ -226,6 +226,7 @@ def remote_httpd(workdir, keys, rk, servers, cas):
     plain.route("/big/jwks", b"{\"keys\":[" + b" " * (2 * 1024 * 1024) + b"]}")
     plain.route("/empty/jwks", {"keys": []})
     plain.jwks("/slow/jwks", rk.jwk("k1"))
+    plain.jwks("/rekey/jwks", rk.jwk("k1"))
     issuer = plain.url("/idp")
     plain.route("/idp/.well-known/openid-configuration", {"issuer": issuer, "jwks_uri": plain.url("/idp/keys")})
     plain.jwks("/idp/keys", rk.jwk("k2"))
@@ -256,6 +257,7 @@ def remote_httpd(workdir, keys, rk, servers, cas):
         location("/slow", f"    AudJwksUri {plain.url('/slow/jwks')}\n    AudKeyRefreshMin 1\n"
                           f"    AudKeyFetchTimeout 3"),
         location("/disc", f"    AudDiscovery {issuer}"),
+        location("/rekey", f"    AudJwksUri {plain.url('/rekey/jwks')}\n    AudKeyRefreshMin 1"),
         location("/foreign", f"    AudDiscovery {plain.url('/foreign')}"),
         location("/stale", f"    AudJwksUri {stale.url('/stale/jwks')}\n    AudKeyRefresh 2\n"
                            f"    AudKeyRefreshMin 1"),
@@ -475,6 +477,38 @@ def test_discovery(remote_httpd, servers, rk):
     assert remote_httpd.audit_for(r.request_id)["reasons"] == ["issuer_mismatch"]
     assert plain.count("/idp/.well-known/openid-configuration") == 1
     assert plain.count("/idp/keys") == 1
+
+
+def test_discovery_issuer_counts_as_the_locations_issuer_for_hints(remote_httpd, rk):
+    # Regression: hints saw no issuer at AudDiscovery locations (only the
+    # verifier did), so an extra trailing slash got issuer_mismatch and no
+    # hint, while the same token at an AudIssuer location got one.
+    r = remote_httpd.get("/disc/x", token=rk.token("k2", iss=remote_httpd.issuer + "/"))
+    assert r.status == 401
+    rec = remote_httpd.audit_for(r.request_id)
+    assert rec["reasons"] == ["issuer_mismatch"]
+    assert [h["code"] for h in rec["hints"]] == ["issuer_trailing_slash"]
+
+
+def test_new_key_under_an_old_kid_is_followed(remote_httpd, servers, rk):
+    # The identity provider replaced the key behind kid k1. A token signed
+    # with the new key used to get bad_signature until the scheduled refresh
+    # (AudKeyRefresh, an hour by default); now the failed signature triggers
+    # the same rate-limited refresh as an unknown kid, and the request that
+    # revealed it is checked again.
+    plain = servers["plain"]
+    assert remote_httpd.get("/rekey/x", token=rk.token("k1")).status == 200
+    before = plain.count("/rekey/jwks")
+    plain.jwks("/rekey/jwks", ec_jwk(rk.k["k2"], "k1"))
+    time.sleep(1.2)  # AudKeyRefreshMin since the last fetch
+    r = remote_httpd.get("/rekey/x", token=rk.token("k1", key_name="k2"))
+    assert r.status == 200, r.body
+    assert plain.count("/rekey/jwks") == before + 1
+    # The replaced key's tokens are refused now, without a fetch each.
+    for _ in range(10):
+        r = remote_httpd.get("/rekey/x", token=rk.token("k1"))
+        assert r.status == 401 and remote_httpd.audit_for(r.request_id)["reasons"] == ["bad_signature"]
+    assert plain.count("/rekey/jwks") <= before + 2
 
 
 def test_discovery_with_a_foreign_issuer(remote_httpd, servers, rk, expect_errors):

@@ -419,6 +419,37 @@ START_TEST(unknown_kid_refreshes_at_most_once_per_min_interval)
 }
 END_TEST
 
+/* A new key under an old kid (issue: rollover under one kid): the provider
+ * replaced the key behind kid k1. A token signed with the new key failed as
+ * bad_signature until the scheduled refresh, up to AudKeyRefresh later. A
+ * failed signature from a source's key now triggers the same rate-limited
+ * refresh as an unknown kid, and the token is checked again; a flood of bad
+ * signatures still costs at most one fetch per interval. */
+START_TEST(new_key_under_old_kid_is_accepted_after_the_refresh_it_triggers)
+{
+    rig g;
+    rig_init(&g);
+    route_jwks(&g.net, JWKS_URL, "k1", NULL, -1);
+    rig_start(&g);
+    ck_assert_uint_eq(rig_check(&g, "k1", false), 0);
+
+    route_jwks(&g.net, JWKS_URL, NULL, "k1", -1); /* k1 is now the other key */
+    g.now += 61;
+    ck_assert_uint_eq(rig_check(&g, "k1", true), 0);
+    ck_assert_int_eq(net_calls(&g.net), 2);
+    ck_assert(ts_log_contains(&g.log, AUD_LOG_INFO, "did not verify a token's signature"));
+    /* The old key is gone: its tokens now fail, and within the interval
+     * that costs no further fetch however many arrive. */
+    for (int i = 0; i < 50; i++)
+        ck_assert_uint_eq(rig_check(&g, "k1", false), TS_R(BAD_SIGNATURE));
+    ck_assert_int_eq(net_calls(&g.net), 2);
+    g.now += 61;
+    ck_assert_uint_eq(rig_check(&g, "k1", false), TS_R(BAD_SIGNATURE));
+    ck_assert_int_eq(net_calls(&g.net), 3);
+    rig_free(&g);
+}
+END_TEST
+
 START_TEST(rotation_new_kid_is_accepted_after_the_refresh_it_triggers)
 {
     rig g;
@@ -1308,6 +1339,7 @@ Suite *suite_remote(void)
     tcase_add_test(policy, quiet_only_while_the_same_keys_are_current);
     tcase_add_test(policy, unknown_kid_refreshes_at_most_once_per_min_interval);
     tcase_add_test(policy, rotation_new_kid_is_accepted_after_the_refresh_it_triggers);
+    tcase_add_test(policy, new_key_under_old_kid_is_accepted_after_the_refresh_it_triggers);
     tcase_add_test(policy, failures_keep_last_good_keys_until_max_stale);
     tcase_add_test(policy, bad_documents_are_failures_and_keep_old_keys);
     tcase_add_test(policy, symmetric_keys_in_a_remote_set_are_skipped);

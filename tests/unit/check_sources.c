@@ -72,7 +72,11 @@ static aud_keyset *set_with_fixture(const char *name, const char *kid)
 static void env_with_source(ts_env *env, fake_source *fs, aud_key_source *src)
 {
     ts_env_init_default(env);
-    *src = (aud_key_source){fake_acquire, fake_release, fake_kid_missing, fake_quiet, fs};
+    *src = (aud_key_source){.acquire = fake_acquire,
+                            .release = fake_release,
+                            .kid_missing = fake_kid_missing,
+                            .quiet = fake_quiet,
+                            .baton = fs};
     env->config.sources = src;
     env->config.n_sources = 1;
 }

@@ -43,8 +43,9 @@ bool aud_keyset_load_buffer(aud_keyset *set, const char *data, size_t len, const
 bool aud_keyset_add_secret(aud_keyset *set, const unsigned char *secret, size_t len, const char *kid,
                            aud_error *err);
 
-/* Reads a whole file as an HMAC secret (AudSecretFile, --secret-file). */
-bool aud_keyset_load_secret_file(aud_keyset *set, const char *path, aud_error *err);
+/* Reads a whole file as an HMAC secret (AudSecretFile, --secret-file),
+ * under kid (NULL: none, and then only tokens without a kid can use it). */
+bool aud_keyset_load_secret_file(aud_keyset *set, const char *path, const char *kid, aud_error *err);
 
 size_t aud_keyset_count(const aud_keyset *set);
 const aud_key *aud_keyset_key(const aud_keyset *set, size_t index);

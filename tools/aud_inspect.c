@@ -374,7 +374,7 @@ static aud_keyset *load_keys(const options *o)
     }
     if (o->secret_file != NULL) {
         aud_error err = {{0}};
-        if (!aud_keyset_load_secret_file(set, o->secret_file, &err))
+        if (!aud_keyset_load_secret_file(set, o->secret_file, NULL, &err))
             fail_input(o->secret_file, &err);
     }
     return set;

@@ -1173,7 +1173,7 @@ bool aud_keyset_load_file(aud_keyset *set, const char *path, const aud_logger *l
 
 /* The bytes are used exactly as they are: a trailing newline, as most editors
  * and `echo` add, is part of the secret and counts towards its length. */
-bool aud_keyset_load_secret_file(aud_keyset *set, const char *path, aud_error *err)
+bool aud_keyset_load_secret_file(aud_keyset *set, const char *path, const char *kid, aud_error *err)
 {
     if (set == NULL || path == NULL) {
         aud_error_set(err, "no key set or no file given");
@@ -1184,7 +1184,7 @@ bool aud_keyset_load_secret_file(aud_keyset *set, const char *path, aud_error *e
     if (!read_file(path, SECRET_FILE_MAX, &data, &len, err))
         return false;
     aud_error why;
-    bool ok = aud_keyset_add_secret(set, data, len, NULL, &why);
+    bool ok = aud_keyset_add_secret(set, data, len, kid, &why);
     if (!ok)
         aud_error_set(err, "%s: %s", path, why.text);
     OPENSSL_cleanse(data, len);

@@ -280,7 +280,7 @@ static apr_status_t destroy_keyset(void *data)
  * names the same file: a graceful restart re-reads the configuration into a
  * fresh pconf, so keys are reloaded then and only then. */
 static aud_keyset *load_keyset(cmd_parms *cmd, const char *directive, const char *path, bool secret,
-                               const char **errmsg)
+                               const char *kid, const char **errmsg)
 {
     static const char cache_key[] = "mod_auth_aud:keysets";
     apr_hash_t *cache = NULL;
@@ -301,7 +301,7 @@ static aud_keyset *load_keyset(cmd_parms *cmd, const char *directive, const char
         cache = apr_hash_make(cmd->pool);
         apr_pool_userdata_set(cache, cache_key, apr_pool_cleanup_null, cmd->pool);
     }
-    hkey = apr_pstrcat(cmd->pool, secret ? "secret:" : "key:", abs, NULL);
+    hkey = apr_pstrcat(cmd->pool, secret ? "secret:" : "key:", kid ? kid : "", ":", abs, NULL);
     set = apr_hash_get(cache, hkey, APR_HASH_KEY_STRING);
     if (set != NULL)
         return set;
@@ -312,7 +312,7 @@ static aud_keyset *load_keyset(cmd_parms *cmd, const char *directive, const char
         return NULL;
     }
     memset(&err, 0, sizeof err);
-    ok = secret ? aud_keyset_load_secret_file(set, abs, &err) : aud_keyset_load_file(set, abs, &logger, &err);
+    ok = secret ? aud_keyset_load_secret_file(set, abs, kid, &err) : aud_keyset_load_file(set, abs, &logger, &err);
     if (!ok) {
         aud_keyset_destroy(set);
         /* The core's messages usually name the file already. */
@@ -332,7 +332,7 @@ static const char *set_key_file(cmd_parms *cmd, void *cfg, const char *arg)
     aud_dir_conf *conf = cfg;
     apr_array_header_t *list;
     const char *errmsg;
-    aud_keyset *set = load_keyset(cmd, "AudKeyFile", arg, false, &errmsg);
+    aud_keyset *set = load_keyset(cmd, "AudKeyFile", arg, false, NULL, &errmsg);
 
     if (set == NULL)
         return errmsg;
@@ -344,11 +344,18 @@ static const char *set_key_file(cmd_parms *cmd, void *cfg, const char *arg)
     return NULL;
 }
 
-static const char *set_secret_file(cmd_parms *cmd, void *cfg, const char *arg)
+/* AudSecretFile PATH [KID]: a token that names a kid reaches only a key
+ * with that kid, so an issuer that sets kid on HMAC tokens (Keycloak does)
+ * needs the secret under that name. */
+static const char *set_secret_file(cmd_parms *cmd, void *cfg, const char *arg, const char *kid)
 {
     aud_dir_conf *conf = cfg;
     const char *errmsg;
-    aud_keyset *set = load_keyset(cmd, "AudSecretFile", arg, true, &errmsg);
+    aud_keyset *set;
+
+    if (kid != NULL && *kid == '\0')
+        return "AudSecretFile: the key id (second argument) is empty";
+    set = load_keyset(cmd, "AudSecretFile", arg, true, kid, &errmsg);
     struct stat st;
     const char *abs = ap_server_root_relative(cmd->pool, arg);
 
@@ -570,8 +577,9 @@ const command_rec aud_config_cmds[] = {
     AP_INIT_ITERATE("AudIssuer", set_issuer, NULL, ACCESS_CONF, "the accepted token issuers"),
     AP_INIT_ITERATE("AudKeyFile", set_key_file, NULL, ACCESS_CONF,
                     "verification keys: PEM key or certificate, JWK or JWKS files"),
-    AP_INIT_TAKE1("AudSecretFile", set_secret_file, NULL, ACCESS_CONF,
-                  "a file whose bytes are an HMAC secret (HS* must be listed in AudAlgorithms)"),
+    AP_INIT_TAKE12("AudSecretFile", set_secret_file, NULL, ACCESS_CONF,
+                   "a file whose bytes are an HMAC secret, and the kid tokens name it by (HS* must be listed in "
+                   "AudAlgorithms)"),
     AP_INIT_ITERATE("AudJwksUri", set_jwks_uri, NULL, ACCESS_CONF,
                     "URLs of key sets (JWKS) to fetch, refresh and follow through rotations"),
     AP_INIT_TAKE1("AudDiscovery", set_discovery, NULL, ACCESS_CONF,

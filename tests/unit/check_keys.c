@@ -725,14 +725,14 @@ START_TEST(secret_file)
 {
     aud_keyset *set = aud_keyset_create();
     aud_error err = {{0}};
-    ck_assert_msg(aud_keyset_load_secret_file(set, KEYS_DIR "/secret64.bin", &err), "%s", err.text);
+    ck_assert_msg(aud_keyset_load_secret_file(set, KEYS_DIR "/secret64.bin", NULL, &err), "%s", err.text);
     const aud_key *key = aud_keyset_key(set, 0);
     ck_assert_str_eq(aud_key_describe(key), "HMAC secret of 64 bytes (no kid)");
     ck_assert(aud_key_fits_alg(key, AUD_ALG_HS512));
 
-    ck_assert(!aud_keyset_load_secret_file(set, KEYS_DIR "/secret31.bin", &err));
+    ck_assert(!aud_keyset_load_secret_file(set, KEYS_DIR "/secret31.bin", NULL, &err));
     assert_has(err.text, KEYS_DIR "/secret31.bin: HMAC secret of 31 bytes is too short");
-    ck_assert(!aud_keyset_load_secret_file(set, KEYS_DIR "/no-such-secret", &err));
+    ck_assert(!aud_keyset_load_secret_file(set, KEYS_DIR "/no-such-secret", NULL, &err));
     ck_assert_str_eq(err.text, "cannot read " KEYS_DIR "/no-such-secret: No such file or directory");
     ck_assert_uint_eq(aud_keyset_count(set), 1);
     aud_keyset_destroy(set);
@@ -834,7 +834,7 @@ static aud_keyset *own_key(size_t i, captured_log *log)
         return load_fixture(own_vectors[i].key, log);
     aud_keyset *set = aud_keyset_create();
     aud_error err = {{0}};
-    ck_assert_msg(aud_keyset_load_secret_file(set, KEYS_DIR "/secret64.bin", &err), "%s", err.text);
+    ck_assert_msg(aud_keyset_load_secret_file(set, KEYS_DIR "/secret64.bin", NULL, &err), "%s", err.text);
     return set;
 }
 
@@ -882,7 +882,7 @@ START_TEST(verify_hash_must_match)
 
     set = aud_keyset_create();
     aud_error err = {{0}};
-    ck_assert(aud_keyset_load_secret_file(set, KEYS_DIR "/secret64.bin", &err));
+    ck_assert(aud_keyset_load_secret_file(set, KEYS_DIR "/secret64.bin", NULL, &err));
     jws_read(KEYS_DIR "/sig_HS256.jwsc", &j);
     ck_assert(!verify_jws(aud_keyset_key(set, 0), AUD_ALG_HS512, &j));
     jws_free(&j);

@@ -9,45 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aud_audit.h"
-
-/* qsort, but with no array at all for nothing to sort: glibc declares
- * qsort's array nonnull, and an empty list here is a NULL pointer. */
-static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
-{
-    if (n > 1)
-        qsort(base, n, size, cmp);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (p == NULL) {
-        fputs(AA_PROG ": out of memory\n", stderr);
-        exit(1);
-    }
-    return p;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (p == NULL) {
-        fputs(AA_PROG ": out of memory\n", stderr);
-        exit(1);
-    }
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (p == NULL) {
-        fputs(AA_PROG ": out of memory\n", stderr);
-        exit(1);
-    }
-    return p;
-}
+#include "aud_audit_tool.h"
+#include "aud_time.h"
 
 /* Room for one more element in an array holding n: the capacity is
  * implied (the next power of two), so the lists need no capacity field, and
@@ -438,7 +401,7 @@ aa_outcome aa_agg_account(aa_agg *a, const aa_record *r, const aa_filter *f, con
         *why = "no \"time\"";
         return AA_INVALID;
     }
-    if (!aa_parse_rfc3339(r->time.s.p, r->time.s.n, &t)) {
+    if (!aud_time_parse_rfc3339(r->time.s.p, r->time.s.n, &t)) {
         *why = "\"time\" is not an RFC 3339 time";
         return AA_INVALID;
     }

@@ -10,17 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aud_audit.h"
+#include "aud_audit_tool.h"
 #include "aud_utf8.h"
 #include "aud_time.h"
-
-/* qsort, but with no array at all for nothing to sort: glibc declares
- * qsort's array nonnull, and an empty list here is a NULL pointer. */
-static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
-{
-    if (n > 1)
-        qsort(base, n, size, cmp);
-}
 
 /* ---- a growable string ---- */
 
@@ -35,12 +27,7 @@ static void sb_putn(sbuf *b, const char *s, size_t n)
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->n + n + 1)
             cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            fputs(AA_PROG ": out of memory\n", stderr);
-            exit(1);
-        }
-        b->p = p;
+        b->p = xrealloc(b->p, cap);
         b->cap = cap;
     }
     memcpy(b->p + b->n, s, n);
@@ -67,11 +54,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
         sb_putn(b, tmp, (size_t)n);
         return;
     }
-    char *big = malloc((size_t)n + 1);
-    if (big == NULL) {
-        fputs(AA_PROG ": out of memory\n", stderr);
-        exit(1);
-    }
+    char *big = xmalloc((size_t)n + 1);
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -301,11 +284,11 @@ static void put_filters_text(FILE *out, const aa_report_ctx *c, const char *pref
         if (b.n)
             sb_puts(&b, "; ");
         if (f->has_since) {
-            aa_format_ms(f->since_ms, t, sizeof t);
+            aud_time_format_ms(f->since_ms, t, sizeof t);
             sb_printf(&b, "since %s", t);
         }
         if (f->has_until) {
-            aa_format_ms(f->until_ms, t, sizeof t);
+            aud_time_format_ms(f->until_ms, t, sizeof t);
             sb_printf(&b, "%suntil %s", f->has_since ? " " : "", t);
         }
     }
@@ -371,8 +354,8 @@ static void text_api(FILE *out, const aa_api_sum *api, const aa_report_ctx *c)
 
     sb_put_val(&b, api->api, NO_API);
     fprintf(out, "== %s ==\n", b.p);
-    aa_format_ms(api->first_ms, t1, sizeof t1);
-    aa_format_ms(api->last_ms, t2, sizeof t2);
+    aud_time_format_ms(api->first_ms, t1, sizeof t1);
+    aud_time_format_ms(api->last_ms, t2, sizeof t2);
     fprintf(out, "period        %s .. %s\n", t1, t2);
     duration_text(api->last_ms - api->first_ms, t1, sizeof t1);
     fprintf(out, "span          %s\n", t1);
@@ -434,11 +417,7 @@ static void text_api(FILE *out, const aa_api_sum *api, const aa_report_ctx *c)
 
     /* Audiences by rejections, the most first (a stable sort keeps the
      * audience order among equals). */
-    size_t *order = malloc((api->n_auds ? api->n_auds : 1) * sizeof *order);
-    if (order == NULL) {
-        fputs(AA_PROG ": out of memory\n", stderr);
-        exit(1);
-    }
+    size_t *order = xmalloc(api->n_auds * sizeof *order);
     for (size_t z = 0; z < api->n_auds; z++)
         order[z] = z;
     order_auds = api->auds;
@@ -832,7 +811,7 @@ static void jw_val(jw *w, aa_val v)
 static void jw_time(jw *w, int64_t ms)
 {
     char t[64];
-    aa_format_ms(ms, t, sizeof t);
+    aud_time_format_ms(ms, t, sizeof t);
     jw_str(w, t);
 }
 
@@ -1162,7 +1141,7 @@ static uint64_t grid_step(uint64_t maxv)
 static void bucket_label(int64_t ms, int64_t width, char *buf, size_t len)
 {
     char t[64];
-    aa_format_ms(ms, t, sizeof t);
+    aud_time_format_ms(ms, t, sizeof t);
     if (width < 86400000)
         snprintf(buf, len, "%.5s %.5s", t + 5, t + 11); /* "11-23 10:00" */
     else
@@ -1211,7 +1190,7 @@ static void html_timeline(FILE *out, const aa_api_sum *api)
         double x = left + bw * (double)i;
         double y = top + ph;
         char t[64];
-        aa_format_ms(start, t, sizeof t);
+        aud_time_format_ms(start, t, sizeof t);
         fprintf(out, "<g><title>%s: %" PRIu64 " accept, %" PRIu64 " reject, %" PRIu64 " audit_reject</title>", t,
                 b->n[AA_ACCEPT], b->n[AA_REJECT], b->n[AA_AUDIT_REJECT]);
         static const int order[] = {AA_ACCEPT, AA_AUDIT_REJECT, AA_REJECT};
@@ -1340,8 +1319,8 @@ static void html_api(FILE *out, const aa_api_sum *api, size_t idx, const aa_repo
 
     fprintf(out, "<section class=\"api\" id=\"api-%zu\">\n<h2>", idx + 1);
     html_val(out, api->api, NO_API);
-    aa_format_ms(api->first_ms, t1, sizeof t1);
-    aa_format_ms(api->last_ms, t2, sizeof t2);
+    aud_time_format_ms(api->first_ms, t1, sizeof t1);
+    aud_time_format_ms(api->last_ms, t2, sizeof t2);
     duration_text(api->last_ms - api->first_ms, span, sizeof span);
     fprintf(out, "</h2>\n<p class=\"meta\">%s to %s (%s) &middot; mode: %s</p>\n", t1, t2, span,
             mode_text(api->modes));
@@ -1434,11 +1413,7 @@ static void html_api(FILE *out, const aa_api_sum *api, size_t idx, const aa_repo
                 continue;
             if (n_pairs == cap) {
                 cap = cap ? cap * 2 : 16;
-                pairs = realloc(pairs, cap * sizeof *pairs);
-                if (pairs == NULL) {
-                    fputs(AA_PROG ": out of memory\n", stderr);
-                    exit(1);
-                }
+                pairs = xrealloc(pairs, cap * sizeof *pairs);
             }
             pairs[n_pairs].aud = &api->auds[z];
             pairs[n_pairs].client = &api->auds[z].clients[k];
@@ -1528,7 +1503,7 @@ int aa_report_html(FILE *out, const aa_summary *s, const aa_report_ctx *c)
           out);
     fputs(html_css, out);
     fputs("</style>\n</head>\n<body>\n<header>\n<h1>aud-audit report</h1>\n", out);
-    aa_format_ms(c->generated_ms, t, sizeof t);
+    aud_time_format_ms(c->generated_ms, t, sizeof t);
     fprintf(out, "<p class=\"meta\">Generated %s from %zu file%s: ", t, c->n_files, c->n_files == 1 ? "" : "s");
     for (size_t i = 0; i < c->n_files; i++) {
         if (i)

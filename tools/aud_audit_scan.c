@@ -13,9 +13,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "aud_audit.h"
+#include "aud_audit_tool.h"
 #include "aud_utf8.h"
 
 typedef struct {
@@ -192,11 +191,9 @@ static bool scan_string(cursor *c, aa_str *dst)
  * Only long numbers can, so the common short ones never get here. */
 static bool number_fits(const unsigned char *s, size_t n, bool is_int)
 {
-    char small[512], *buf = n < sizeof small ? small : malloc(n + 1);
+    char small[512], *buf = n < sizeof small ? small : xmalloc(n + 1);
     bool ok;
 
-    if (buf == NULL)
-        return false;
     memcpy(buf, s, n);
     buf[n] = '\0';
     errno = 0;
@@ -663,110 +660,4 @@ const char *aa_scan_jansson(const char *line, size_t len, aa_record *r, void **h
 void aa_scan_release(void *holder)
 {
     json_decref((json_t *)holder);
-}
-
-/* ---- time ---- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil reasoning: shift the year to start in March so the leap
- * day is last). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static bool digits(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : dim[m - 1];
-}
-
-bool aa_parse_rfc3339(const char *s, size_t n, int64_t *ms_out)
-{
-    int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, off = 0;
-    size_t i;
-
-    if (n < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-        !digits(s + 8, 2, &d))
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
-        return false;
-    if (n > 10) {
-        if (n < 20 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2, &h) ||
-            s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
-            return false;
-        /* 60 is a leap second, which counts as the last moment of :59. */
-        if (h > 23 || mi > 59 || sec > 60)
-            return false;
-        i = 19;
-        if (s[i] == '.') {
-            size_t k = ++i;
-            while (i < n && s[i] >= '0' && s[i] <= '9') {
-                if (i - k < 3)
-                    ms = ms * 10 + (s[i] - '0');
-                i++;
-            }
-            if (i == k)
-                return false;
-            for (size_t pad = i - k; pad < 3; pad++)
-                ms *= 10;
-        }
-        if (i >= n)
-            return false;
-        if (s[i] == 'Z' || s[i] == 'z') {
-            i++;
-        } else if (s[i] == '+' || s[i] == '-') {
-            int oh, om;
-            if (n - i < 6 || !digits(s + i + 1, 2, &oh) || s[i + 3] != ':' || !digits(s + i + 4, 2, &om) ||
-                oh > 23 || om > 59)
-                return false;
-            off = (oh * 60 + om) * 60 * (s[i] == '+' ? 1 : -1);
-            i += 6;
-        } else {
-            return false;
-        }
-        if (i != n)
-            return false;
-        if (sec == 60) {
-            sec = 59;
-            ms = 999;
-        }
-    }
-    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - off;
-    *ms_out = secs * 1000 + ms;
-    return true;
-}
-
-void aa_format_ms(int64_t ms, char *buf, size_t len)
-{
-    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    int milli = (int)(ms - secs * 1000);
-    time_t t = (time_t)secs;
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL) {
-        snprintf(buf, len, "(out of range)");
-        return;
-    }
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
 }

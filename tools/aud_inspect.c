@@ -7,7 +7,6 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +24,11 @@
 #include "aud_result.h"
 #include "aud_time.h"
 #include "aud_verifier.h"
+#include "aud_tool.h"
 
 #define PROG "aud-inspect"
 
-enum { EXIT_ACCEPT = 0, EXIT_REJECT = 1, EXIT_USAGE = 2 };
+const char tool_prog[] = PROG;
 
 /* Far more than any real token; the cap only keeps a mistaken pipe (a whole
  * file, /dev/zero) from eating memory. */
@@ -64,32 +64,10 @@ typedef struct {
 
 /* ---- small utilities ---------------------------------------------------- */
 
-static void die_oom(void)
-{
-    fputs(PROG ": out of memory\n", stderr);
-    exit(EXIT_USAGE);
-}
-
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(PROG ": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry '" PROG " --help' for more information.\n", stderr);
-    exit(EXIT_USAGE);
-}
-
 static void str_list_push(str_list *list, const char *item)
 {
-    const char **grown = realloc(list->items, (list->n + 1) * sizeof *grown);
-    if (grown == NULL)
-        die_oom();
-    grown[list->n++] = item;
-    list->items = grown;
+    list->items = xrealloc(list->items, (list->n + 1) * sizeof *list->items);
+    list->items[list->n++] = item;
 }
 
 /* Token content and key ids reach a terminal: control bytes (C0, DEL and the
@@ -217,7 +195,7 @@ static void apply_option(options *o, int c, const char *arg)
     case OPT_JSON: o->json = true; break;
     case OPT_HELP:
         print_usage(stdout);
-        exit(fflush(stdout) == 0 ? EXIT_ACCEPT : EXIT_USAGE);
+        exit(fflush(stdout) == 0 ? TOOL_EXIT_OK : TOOL_EXIT_USAGE);
     default: usage_error("invalid option");
     }
 }
@@ -257,20 +235,15 @@ static bool checks_requested(const options *o)
 static void read_stdin(token_buf *t)
 {
     size_t cap = 4096, len = 0;
-    char *buf = malloc(cap + 1);
-    if (buf == NULL)
-        die_oom();
+    char *buf = xmalloc(cap + 1);
     for (;;) {
         if (len == cap) {
             if (cap >= MAX_STDIN_TOKEN) {
                 fputs(PROG ": standard input holds more than 1 MiB; that is not a token\n", stderr);
-                exit(EXIT_USAGE);
+                exit(TOOL_EXIT_USAGE);
             }
             cap *= 2;
-            char *grown = realloc(buf, cap + 1);
-            if (grown == NULL)
-                die_oom();
-            buf = grown;
+            buf = xrealloc(buf, cap + 1);
         }
         size_t got = fread(buf + len, 1, cap - len, stdin);
         len += got;
@@ -279,7 +252,7 @@ static void read_stdin(token_buf *t)
     }
     if (ferror(stdin)) {
         fprintf(stderr, PROG ": cannot read standard input: %s\n", strerror(errno));
-        exit(EXIT_USAGE);
+        exit(TOOL_EXIT_USAGE);
     }
     buf[len] = '\0';
     t->text = buf;
@@ -322,11 +295,8 @@ static void read_token(const options *o, token_buf *t)
         trim_pasted(t);
         return;
     }
-    t->len = strlen(o->token_arg);
-    t->text = malloc(t->len + 1);
-    if (t->text == NULL)
-        die_oom();
-    memcpy(t->text, o->token_arg, t->len + 1);
+    t->text = xstrdup(o->token_arg);
+    t->len = strlen(t->text);
 }
 
 /* ---- the decision -------------------------------------------------------- */
@@ -359,7 +329,7 @@ static void fail_input(const char *path, const aud_error *err)
     }
     put_safe(stderr, err->text);
     fputc('\n', stderr);
-    exit(EXIT_USAGE);
+    exit(TOOL_EXIT_USAGE);
 }
 
 static aud_keyset *load_keys(const options *o)
@@ -390,7 +360,7 @@ static double wall_clock(void)
     struct timespec ts;
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
         fprintf(stderr, PROG ": cannot read the clock: %s\n", strerror(errno));
-        exit(EXIT_USAGE);
+        exit(TOOL_EXIT_USAGE);
     }
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
@@ -416,7 +386,7 @@ static aud_verifier *build_verifier(const options *o, const aud_keyset *const *s
         fputs(PROG ": cannot set up verification: ", stderr);
         put_safe(stderr, err.text);
         fputc('\n', stderr);
-        exit(EXIT_USAGE);
+        exit(TOOL_EXIT_USAGE);
     }
     return v;
 }
@@ -664,9 +634,7 @@ static json_t *json_text(const char *s)
     if (j != NULL)
         return j;
     size_t len = strlen(s);
-    char *copy = malloc(len + 1);
-    if (copy == NULL)
-        die_oom();
+    char *copy = xmalloc(len + 1);
     for (size_t i = 0; i <= len; i++)
         copy[i] = (unsigned char)s[i] >= 0x80 ? '?' : s[i];
     j = json_string(copy);
@@ -737,7 +705,7 @@ int main(int argc, char **argv)
     else
         print_text(&in);
 
-    int status = aud_result_accepted(in.result) ? EXIT_ACCEPT : EXIT_REJECT;
+    int status = aud_result_accepted(in.result) ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
     aud_result_free(in.result);
     free(t.text);
     free(o.audiences.items);
@@ -746,7 +714,7 @@ int main(int argc, char **argv)
     /* A verdict that did not fully reach its reader must not look like one. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fputs(PROG ": cannot write the report\n", stderr);
-        return EXIT_USAGE;
+        return TOOL_EXIT_USAGE;
     }
     return status;
 }

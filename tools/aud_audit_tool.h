@@ -201,7 +201,7 @@ void aa_summary_free(aa_summary *s);
 /* Iterates over the elements of an 'A' value: *pos starts at 1. */
 bool aa_list_next(aa_val list, uint32_t *pos, aa_str *elem);
 
-/* ---- aud_audit_out.c ---- */
+/* ---- the reports (aud_audit_text.c, _suggest.c, _json.c, _html.c) ---- */
 
 typedef struct {
     const char *name;

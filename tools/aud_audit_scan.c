@@ -606,11 +606,18 @@ const char *aa_scan_jansson(const char *line, size_t len, aa_record *r, void **h
                             size_t err_len)
 {
     json_error_t err;
-    json_t *doc = json_loadb(line, len, 0, &err);
+    json_t *doc;
     const json_t *v;
 
     *holder = NULL;
     record_reset(r);
+    /* jansson drops a NUL byte that it reads just after a number or a
+     * literal (its lexer takes a pushed-back NUL for an empty buffer), so
+     * "1\0," parses as "1,". No JSON text holds a raw NUL anywhere, and
+     * the fast scanner refuses one wherever it is: so must this path. */
+    if (memchr(line, '\0', len) != NULL)
+        return "raw NUL byte in the line";
+    doc = json_loadb(line, len, 0, &err);
     if (doc == NULL) {
         snprintf(err_buf, err_len, "%s", err.text);
         return err_buf;

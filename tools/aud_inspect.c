@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,7 +33,7 @@ const char tool_prog[] = PROG;
 
 /* Far more than any real token; the cap only keeps a mistaken pipe (a whole
  * file, /dev/zero) from eating memory. */
-#define MAX_STDIN_TOKEN (1024 * 1024)
+#define MAX_TOKEN_INPUT (1024 * 1024)
 
 /* Year 9999: past that, RFC 3339 output stops being four-digit years. */
 #define MAX_AT_SECONDS 253402300799LL
@@ -97,11 +98,13 @@ static void put_safe(FILE *out, const char *s)
 
 static void print_usage(FILE *out)
 {
-    fputs("Usage: " PROG " [OPTION]... TOKEN|-\n"
+    fputs("Usage: " PROG " [OPTION]... TOKEN|FILE|-\n"
           "Show what a JWT bearer token says and, with keys or audiences, whether\n"
           "mod_auth_aud would accept it and every reason why not.\n"
           "\n"
-          "  TOKEN                the compact token, taken exactly as given\n"
+          "  TOKEN                the compact token, taken exactly as given; or, when\n"
+          "                       TOKEN names an existing file, the token read from it\n"
+          "                       (as from standard input)\n"
           "  -                    read the token from standard input (keeps it out of\n"
           "                       shell history); surrounding whitespace and a leading\n"
           "                       \"Bearer \" are ignored\n"
@@ -122,7 +125,7 @@ static void print_usage(FILE *out)
           "  --help               show this help and exit\n"
           "\n"
           "Exit status: 0 accepted (or decoded, when nothing was checked),\n"
-          "1 rejected or undecodable, 2 usage or input file error.\n",
+          "1 rejected or undecodable, 2 usage or input file error, 3 out of memory.\n",
           out);
 }
 
@@ -232,26 +235,39 @@ static bool checks_requested(const options *o)
 
 /* ---- reading the token --------------------------------------------------- */
 
-static void read_stdin(token_buf *t)
+/* Reports a problem with where the token was to come from and exits:
+ * without the token there is nothing to judge. */
+static void fail_source(const char *name, const char *what)
+{
+    fputs(PROG ": ", stderr);
+    put_safe(stderr, name);
+    fprintf(stderr, "%s\n", what);
+    exit(TOOL_EXIT_USAGE);
+}
+
+/* All of f (standard input, or the file named by TOKEN); name is what the
+ * messages call it. */
+static void read_all(FILE *f, const char *name, token_buf *t)
 {
     size_t cap = 4096, len = 0;
     char *buf = xmalloc(cap + 1);
     for (;;) {
         if (len == cap) {
-            if (cap >= MAX_STDIN_TOKEN) {
-                fputs(PROG ": standard input holds more than 1 MiB; that is not a token\n", stderr);
-                exit(TOOL_EXIT_USAGE);
-            }
+            if (cap >= MAX_TOKEN_INPUT)
+                fail_source(name, " holds more than 1 MiB; that is not a token");
             cap *= 2;
             buf = xrealloc(buf, cap + 1);
         }
-        size_t got = fread(buf + len, 1, cap - len, stdin);
+        size_t got = fread(buf + len, 1, cap - len, f);
         len += got;
         if (got == 0)
             break;
     }
-    if (ferror(stdin)) {
-        fprintf(stderr, PROG ": cannot read standard input: %s\n", strerror(errno));
+    if (ferror(f)) {
+        int err = errno;
+        fputs(PROG ": cannot read ", stderr);
+        put_safe(stderr, name);
+        fprintf(stderr, ": %s\n", strerror(err));
         exit(TOOL_EXIT_USAGE);
     }
     buf[len] = '\0';
@@ -285,13 +301,42 @@ static void trim_pasted(token_buf *t)
     t->text[t->len] = '\0';
 }
 
+/* A file named where the token goes: what a new user does with a token
+ * saved to disk. A compact token (base64url and dots) is rarely also the
+ * name of a file, and one that is would still be read from that file, so
+ * only an argument naming nothing is taken as the token itself. */
+static FILE *open_token_file(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return NULL;
+    if (S_ISDIR(st.st_mode))
+        fail_source(path, " is a directory, not a token or a file holding one");
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        int err = errno;
+        fputs(PROG ": cannot read ", stderr);
+        put_safe(stderr, path);
+        fprintf(stderr, ": %s\n", strerror(err));
+        exit(TOOL_EXIT_USAGE);
+    }
+    return f;
+}
+
 static void read_token(const options *o, token_buf *t)
 {
     if (strcmp(o->token_arg, "-") == 0) {
         /* Someone typing '-' at a prompt would otherwise face a silent wait. */
         if (isatty(STDIN_FILENO))
             fputs(PROG ": paste the token, then press Enter and Ctrl-D\n", stderr);
-        read_stdin(t);
+        read_all(stdin, "standard input", t);
+        trim_pasted(t);
+        return;
+    }
+    FILE *f = open_token_file(o->token_arg);
+    if (f != NULL) {
+        read_all(f, o->token_arg, t);
+        fclose(f);
         trim_pasted(t);
         return;
     }

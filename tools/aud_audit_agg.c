@@ -423,7 +423,15 @@ aa_outcome aa_agg_account(aa_agg *a, const aa_record *r, const aa_filter *f, con
     k.aud = r->aud_is_list ? intern_list(a, r->aud, r->n_aud) : intern_null(a);
     k.client = intern_opt(a, &r->client);
     k.matched = intern_opt(a, &r->matched);
-    k.reasons = intern_list(a, r->reasons, r->n_reasons);
+    /* "ok" is the code for "no reason" (what AUD_REASON says for an
+     * accepted request); a record that lists it has no failure to count. */
+    aa_str reasons[AA_MAX_LIST];
+    size_t n_reasons = 0;
+    for (size_t i = 0; i < r->n_reasons; i++) {
+        if (!str_is(&r->reasons[i], "ok"))
+            reasons[n_reasons++] = r->reasons[i];
+    }
+    k.reasons = intern_list(a, reasons, n_reasons);
     k.decision = (uint32_t)d;
     combo_val *cv = table_get(&a->combos, &k);
     if (cv->n == 0 || t < cv->tmin)

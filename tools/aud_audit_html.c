@@ -42,6 +42,18 @@ static void html_str(FILE *out, const char *s)
     html_esc(out, s, strlen(s));
 }
 
+/* "aud_mismatch 12, expired 3" */
+static void html_reasons(FILE *out, const aa_vcount *reasons, size_t n)
+{
+    char num[32];
+    for (size_t r = 0; r < n; r++) {
+        if (r)
+            fputs(", ", out);
+        html_val(out, reasons[r].v, "?");
+        fprintf(out, " %s", count_text(reasons[r].n, num, sizeof num));
+    }
+}
+
 static const char *const colors[AA_NDECISIONS] = {"#2e7d32", "#c62828", "#ef9a00"};
 
 /* The step between the chart's four grid lines: 1, 2 or 5 times a power of
@@ -281,12 +293,7 @@ static void html_api(FILE *out, const aa_api_sum *api, size_t idx, const aa_repo
         for (int d = 0; d < AA_NDECISIONS; d++)
             fprintf(out, "<td class=\"n\">%s</td>", count_text(au->n[d], num, sizeof num));
         fputs("<td>", out);
-        for (size_t r = 0; r < au->n_reasons; r++) {
-            if (r)
-                fputs(", ", out);
-            html_val(out, au->reasons[r].v, "?");
-            fprintf(out, " %s", count_text(au->reasons[r].n, num, sizeof num));
-        }
+        html_reasons(out, au->reasons, au->n_reasons);
         fputs("</td></tr>\n", out);
     }
     fputs("</tbody></table>\n", out);
@@ -370,14 +377,8 @@ static void html_api(FILE *out, const aa_api_sum *api, size_t idx, const aa_repo
                     any = true;
                 }
             }
-            if (!any) {
-                for (size_t r = 0; r < cl->n_reasons; r++) {
-                    if (r)
-                        fputs(", ", out);
-                    html_val(out, cl->reasons[r].v, "?");
-                    fprintf(out, " %s", count_text(cl->reasons[r].n, num, sizeof num));
-                }
-            }
+            if (!any)
+                html_reasons(out, cl->reasons, cl->n_reasons);
             fputs("</td></tr>\n", out);
         }
         fputs("</tbody></table>\n", out);

@@ -361,30 +361,54 @@ static bool scan_opt(cursor *c, aa_opt *dst, int depth)
     return skip_value(c, depth);
 }
 
-/* An array whose string elements are kept (up to AA_MAX_LIST); other
- * elements are validated and ignored, as the jansson path does. */
-static bool scan_string_list(cursor *c, aa_str *list, size_t *n, int depth)
+/* The array under the cursor, each element handed to each (with the
+ * element's depth); true past the closing ']'. Any other value is
+ * validated and skipped: a member that should be an array and is not
+ * means "none". */
+static inline bool scan_array(cursor *c, int depth, bool (*each)(cursor *, void *, int), void *arg)
 {
-    *n = 0;
+    if (c->p >= c->end || *c->p != '[')
+        return skip_value(c, depth);
     if (array_opened_empty(c))
         return true;
     for (;;) {
         skip_ws(c);
-        if (c->p < c->end && *c->p == '"') {
-            aa_str tmp;
-            if (!scan_string(c, *n < AA_MAX_LIST ? &tmp : NULL))
-                return false;
-            if (*n < AA_MAX_LIST)
-                list[(*n)++] = tmp;
-        } else if (!skip_value(c, depth + 1)) {
+        if (!each(c, arg, depth + 1))
             return false;
-        }
         bool more;
         if (!after_element(c, ']', &more))
             return false;
         if (!more)
             return true;
     }
+}
+
+typedef struct {
+    aa_str *list;
+    size_t *n;
+} string_list;
+
+static bool string_element(cursor *c, void *arg, int depth)
+{
+    string_list *l = arg;
+    if (c->p < c->end && *c->p == '"') {
+        aa_str tmp;
+        if (!scan_string(c, *l->n < AA_MAX_LIST ? &tmp : NULL))
+            return false;
+        if (*l->n < AA_MAX_LIST)
+            l->list[(*l->n)++] = tmp;
+        return true;
+    }
+    return skip_value(c, depth);
+}
+
+/* An array whose string elements are kept (up to AA_MAX_LIST); other
+ * elements are validated and ignored, as the jansson path does. */
+static bool scan_string_list(cursor *c, aa_str *list, size_t *n, int depth)
+{
+    string_list l = {list, n};
+    *n = 0;
+    return scan_array(c, depth, string_element, &l);
 }
 
 /* Decodes a member name; short names are all we compare against, so a name
@@ -436,29 +460,25 @@ static bool scan_hint(cursor *c, aa_hint *h, bool *usable, int depth)
     return true;
 }
 
+static bool hint_element(cursor *c, void *arg, int depth)
+{
+    aa_record *r = arg;
+    if (c->p < c->end && *c->p == '{') {
+        aa_hint h;
+        bool usable = false;
+        if (!scan_hint(c, &h, &usable, depth))
+            return false;
+        if (usable && r->n_hints < AA_MAX_LIST)
+            r->hints[r->n_hints++] = h;
+        return true;
+    }
+    return skip_value(c, depth);
+}
+
 static bool scan_hints(cursor *c, aa_record *r, int depth)
 {
     r->n_hints = 0;
-    if (array_opened_empty(c))
-        return true;
-    for (;;) {
-        skip_ws(c);
-        if (c->p < c->end && *c->p == '{') {
-            aa_hint h;
-            bool usable = false;
-            if (!scan_hint(c, &h, &usable, depth + 1))
-                return false;
-            if (usable && r->n_hints < AA_MAX_LIST)
-                r->hints[r->n_hints++] = h;
-        } else if (!skip_value(c, depth + 1)) {
-            return false;
-        }
-        bool more;
-        if (!after_element(c, ']', &more))
-            return false;
-        if (!more)
-            return true;
-    }
+    return scan_array(c, depth, hint_element, r);
 }
 
 static void record_reset(aa_record *r)
@@ -498,12 +518,8 @@ static bool scan_member(cursor *c, const aa_str *name, aa_record *r)
             return scan_opt(c, &r->mode, 1);
         break;
     case 5:
-        if (name_is(name, "hints", 5)) {
-            if (c->p < c->end && *c->p == '[')
-                return scan_hints(c, r, 1);
-            r->n_hints = 0;
-            return skip_value(c, 1);
-        }
+        if (name_is(name, "hints", 5))
+            return scan_hints(c, r, 1);
         break;
     case 6:
         if (name_is(name, "client", 6))
@@ -512,12 +528,8 @@ static bool scan_member(cursor *c, const aa_str *name, aa_record *r)
     case 7:
         if (name_is(name, "matched", 7))
             return scan_opt(c, &r->matched, 1);
-        if (name_is(name, "reasons", 7)) {
-            if (c->p < c->end && *c->p == '[')
-                return scan_string_list(c, r->reasons, &r->n_reasons, 1);
-            r->n_reasons = 0;
-            return skip_value(c, 1);
-        }
+        if (name_is(name, "reasons", 7))
+            return scan_string_list(c, r->reasons, &r->n_reasons, 1);
         break;
     case 8:
         if (name_is(name, "decision", 8))

@@ -1,14 +1,14 @@
 /* gen_audit_log: writes a realistic mod_auth_aud audit log for benchmarks.
  *
- * Records have the module's fields in the module's order, compact and
- * ASCII-only as the module writes them (jansson, JSON_ENSURE_ASCII), about
- * 430 bytes a line. Four APIs (two enforcing, two in audit mode), dozens of
+ * Records are written by the core's own builder (aud_audit_record), from a
+ * result and request facts as the module would pass them, so they are the
+ * module's records byte for byte in form: about 430 bytes a line. Four APIs (two enforcing, two in audit mode), dozens of
  * clients, a few of which send Microsoft Graph tokens or tokens for another
  * API, expired tokens, missing tokens, bad signatures; hints on the
  * rejections the diagnostics feature will explain. The output depends only
  * on the seed, so two runs give the same file.
  *
- *   gen_audit_log [-n RECORDS] [--seed N] [--start RFC3339-UTC] [--hours H]
+ *   gen_audit_log [-n RECORDS] [--seed N] [--start RFC3339] [--hours H]
  *                 [--summary FILE] [-o FILE]
  *
  * --summary writes the expected count per "api|decision", in the format of
@@ -17,7 +17,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,21 +24,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "aud_audit.h"
+#include "aud_result.h"
+#include "aud_time.h"
+#include "aud_tool.h"
+
 #define PROG "gen_audit_log"
 
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(PROG ": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nusage: " PROG " [-n RECORDS] [--seed N] [--start 2026-11-23T00:00:00Z] [--hours H] "
-          "[--summary FILE] [-o FILE]\n",
-          stderr);
-    exit(2);
-}
+const char tool_prog[] = PROG;
 
 static uint64_t parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max)
 {
@@ -56,15 +48,13 @@ static uint64_t parse_u64(const char *opt, const char *s, uint64_t min, uint64_t
     return v;
 }
 
-/* Only the UTC form the module writes: YYYY-MM-DDTHH:MM:SSZ. */
+/* Any RFC 3339 time, read as aud-audit reads --since. */
 static int64_t parse_start(const char *s)
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (end == NULL || *end != '\0')
-        usage_error("--start needs a UTC time like 2026-11-23T00:00:00Z, not '%s'", s);
-    return (int64_t)timegm(&tm);
+    int64_t ms;
+    if (!aud_time_parse_rfc3339(s, strlen(s), &ms))
+        usage_error("--start needs an RFC 3339 time like 2026-11-23T00:00:00Z, not '%s'", s);
+    return ms;
 }
 
 /* xorshift64*: small, fast and reproducible; statistics quality is
@@ -140,18 +130,62 @@ typedef struct {
 
 static const char *const decisions[3] = {"accept", "reject", "audit_reject"};
 
-static void format_time(int64_t ms, char *buf, size_t len)
+static void fail(aud_result *r, aud_reason reason)
 {
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    aud_result_add_reason(r, reason, "%s", aud_reason_summary(reason));
 }
 
-static int write_record(FILE *out, uint64_t i, uint64_t n, int64_t start, uint64_t hours, totals *t)
+/* The token's part of a decision, as the verifier would leave it: the
+ * record itself is then written by the core's builder, so that it has
+ * exactly the module's fields, order and escaping. */
+static aud_result *token_result(kind k, const api_def *api, unsigned a, unsigned client, const char *allowed,
+                                int64_t ms, const char *sub, const char *kid, const char *token_id)
 {
-    char when[80], uri[96], ip[32], sub[40], kid[40], token_id[17], req_id[40];
+    aud_result *r = aud_result_new_reason(AUD_REASON_OK, NULL);
+    if (r == NULL)
+        die_oom();
+    r->hints = json_array();
+    const char *aud = allowed;
+    switch (k) {
+    case K_GOOD: r->matched_audience = xstrdup(allowed); break;
+    case K_GRAPH: {
+        char text[160];
+        aud = GRAPH_AUD;
+        fail(r, AUD_REASON_AUD_MISMATCH);
+        snprintf(text, sizeof text, "Microsoft Graph token from %s: fix the client", clients[client]);
+        json_array_append_new(r->hints, json_pack("{s:s,s:s}", "code", "graph_token", "text", text));
+        break;
+    }
+    case K_OTHER_API: {
+        const api_def *other = &apis[(a + 1) % N_APIS];
+        char text[200];
+        aud = other->audiences[0];
+        fail(r, AUD_REASON_AUD_MISMATCH);
+        snprintf(text, sizeof text, "token for %s (%s) sent to %s: the client requests the wrong scope",
+                 other->audiences[0], other->name, api->name);
+        json_array_append_new(r->hints, json_pack("{s:s,s:s}", "code", "other_api", "text", text));
+        break;
+    }
+    case K_EXPIRED:
+        r->matched_audience = xstrdup(allowed);
+        fail(r, AUD_REASON_EXPIRED);
+        break;
+    case K_NO_TOKEN: fail(r, AUD_REASON_NO_TOKEN); return r;
+    case K_BAD_SIG: fail(r, AUD_REASON_BAD_SIGNATURE); break;
+    case K_UNKNOWN_KEY: fail(r, AUD_REASON_UNKNOWN_KEY); break;
+    }
+    r->header = json_pack("{s:s,s:s,s:s}", "typ", "JWT", "alg", "RS256", "kid", kid);
+    r->claims = json_pack("{s:s,s:s,s:[s],s:s,s:I}", "iss", "https://idp.example/", "sub", sub, "aud", aud, "azp",
+                          clients[client], "exp", (json_int_t)(ms / 1000 + 3600 - (k == K_EXPIRED ? 7200 : 0)));
+    if (r->header == NULL || r->claims == NULL || r->hints == NULL)
+        die_oom();
+    snprintf(r->token_id, sizeof r->token_id, "%s", token_id);
+    return r;
+}
+
+static int write_record(FILE *out, uint64_t i, uint64_t n, int64_t start_ms, uint64_t hours, totals *t)
+{
+    char uri[96], ip[32], sub[40], kid[40], token_id[17], req_id[40];
     unsigned w = pick(100), a = 0;
     while (w >= apis[a].weight) {
         w -= apis[a].weight;
@@ -161,9 +195,8 @@ static int write_record(FILE *out, uint64_t i, uint64_t n, int64_t start, uint64
     unsigned client = pick(N_CLIENTS);
     kind k = pick_kind(client);
     bool audit = strcmp(api->mode, "audit") == 0;
-    int64_t ms = start * 1000 + (int64_t)((double)i / (double)n * (double)hours * 3600000.0) + (int64_t)pick(1000);
+    int64_t ms = start_ms + (int64_t)((double)i / (double)n * (double)hours * 3600000.0) + (int64_t)pick(1000);
 
-    format_time(ms, when, sizeof when);
     snprintf(uri, sizeof uri, "%s%u", api->prefix, pick(1000000));
     snprintf(ip, sizeof ip, "10.%u.%u.%u", pick(256), pick(256), 1 + pick(254));
     snprintf(sub, sizeof sub, "user-%07u", pick(10000000));
@@ -171,96 +204,45 @@ static int write_record(FILE *out, uint64_t i, uint64_t n, int64_t start, uint64
     hex(token_id, 16);
     hex(req_id, 24);
 
-    json_t *reasons = json_array(), *hints = json_array(), *aud = NULL, *matched = json_null();
     const char *allowed = api->audiences[api->audiences[1] && pick(4) == 0 ? 1 : 0];
-    int status = 200, decision = 0;
-    bool token = true;
-    switch (k) {
-    case K_GOOD:
-        aud = json_pack("[s]", allowed);
-        matched = json_string(allowed);
-        break;
-    case K_GRAPH:
-        aud = json_pack("[s]", GRAPH_AUD);
-        json_array_append_new(reasons, json_string("aud_mismatch"));
-        {
-            char text[160];
-            snprintf(text, sizeof text, "Microsoft Graph token from %s: fix the client", clients[client]);
-            json_array_append_new(hints, json_pack("{s:s,s:s}", "code", "graph_token", "text", text));
-        }
-        break;
-    case K_OTHER_API: {
-        const api_def *other = &apis[(a + 1) % N_APIS];
-        aud = json_pack("[s]", other->audiences[0]);
-        json_array_append_new(reasons, json_string("aud_mismatch"));
-        char text[200];
-        snprintf(text, sizeof text, "token for %s (%s) sent to %s: the client requests the wrong scope",
-                 other->audiences[0], other->name, api->name);
-        json_array_append_new(hints, json_pack("{s:s,s:s}", "code", "other_api", "text", text));
-        break;
-    }
-    case K_EXPIRED:
-        aud = json_pack("[s]", allowed);
-        matched = json_string(allowed);
-        json_array_append_new(reasons, json_string("expired"));
-        break;
-    case K_NO_TOKEN:
-        token = false;
-        json_array_append_new(reasons, json_string("no_token"));
-        break;
-    case K_BAD_SIG:
-        aud = json_pack("[s]", allowed);
-        json_array_append_new(reasons, json_string("bad_signature"));
-        break;
-    case K_UNKNOWN_KEY:
-        aud = json_pack("[s]", allowed);
-        json_array_append_new(reasons, json_string("unknown_key"));
-        break;
-    }
-    if (json_array_size(reasons) > 0) {
-        decision = audit ? 2 : 1;
-        status = audit ? 200 : 401;
-    }
+    aud_result *r = token_result(k, api, a, client, allowed, ms, sub, kid, token_id);
+    int decision = aud_result_accepted(r) ? 0 : audit ? 2 : 1;
     t->n[a][decision]++;
 
-    const char *iss = "https://idp.example/";
-    json_t *rec = json_object();
-    json_object_set_new(rec, "time", json_string(when));
-    json_object_set_new(rec, "api", json_string(api->name));
-    json_object_set_new(rec, "uri", json_string(uri));
-    json_object_set_new(rec, "method", json_string(pick(5) == 0 ? "POST" : "GET"));
-    json_object_set_new(rec, "client_ip", json_string(ip));
-    json_object_set_new(rec, "status", json_integer(status));
-    json_object_set_new(rec, "mode", json_string(api->mode));
-    json_object_set_new(rec, "decision", json_string(decisions[decision]));
-    json_object_set_new(rec, "reasons", reasons);
-    json_object_set_new(rec, "hints", hints);
-    json_object_set_new(rec, "aud", aud ? aud : json_null());
-    json_object_set_new(rec, "matched", matched);
-    json_object_set_new(rec, "iss", token ? json_string(iss) : json_null());
-    json_object_set_new(rec, "sub", token ? json_string(sub) : json_null());
-    json_object_set_new(rec, "client", token ? json_string(clients[client]) : json_null());
-    json_object_set_new(rec, "typ", token ? json_string("JWT") : json_null());
-    json_object_set_new(rec, "alg", token ? json_string("RS256") : json_null());
-    json_object_set_new(rec, "kid", token ? json_string(kid) : json_null());
-    json_object_set_new(rec, "exp", token ? json_integer(ms / 1000 + 3600 - (k == K_EXPIRED ? 7200 : 0))
-                                          : json_null());
-    json_object_set_new(rec, "token_id", token ? json_string(token_id) : json_null());
+    /* Drawn in this order, so that a seed gives the file it always gave. */
+    const char *method = pick(5) == 0 ? "POST" : "GET";
     /* Debian does not load mod_unique_id by default: most logs have no id. */
-    json_object_set_new(rec, "request_id", pick(4) == 0 ? json_string(req_id) : json_null());
-    char *text = json_dumps(rec, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(rec);
-    if (text == NULL)
-        return -1;
-    int rc = fputs(text, out) == EOF || fputc('\n', out) == EOF ? -1 : 0;
-    free(text);
+    const char *request_id = pick(4) == 0 ? req_id : NULL;
+    aud_audit_request req = {
+        .time = (double)ms / 1000.0,
+        .api = api->name,
+        .uri = uri,
+        .method = method,
+        .client_ip = ip,
+        .status = decision == 1 ? 401 : 200,
+        .mode = api->mode,
+        .decision = decisions[decision],
+        .request_id = request_id,
+    };
+    size_t len = 0;
+    char *line = aud_audit_record(r, &req, &len);
+    aud_result_free(r);
+    if (line == NULL)
+        die_oom();
+    int rc = fwrite(line, 1, len, out) == len ? 0 : -1;
+    free(line);
     return rc;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
 int main(int argc, char **argv)
 {
     uint64_t n = 1000000, seed = 1, hours = 72;
-    int64_t start = 1795392000; /* 2026-11-23T00:00:00Z */
+    int64_t start_ms = INT64_C(1795392000000); /* 2026-11-23T00:00:00Z */
     const char *out_path = NULL, *summary_path = NULL;
     static const struct option opts[] = {
         {"seed", required_argument, NULL, 's'}, {"start", required_argument, NULL, 't'},
@@ -276,7 +258,7 @@ int main(int argc, char **argv)
         case 'o': out_path = optarg; break;
         case 's': seed = parse_u64("--seed", optarg, 1, UINT64_MAX - 1); break;
         case 'H': hours = parse_u64("--hours", optarg, 1, 24 * 366); break;
-        case 't': start = parse_start(optarg); break;
+        case 't': start_ms = parse_start(optarg); break;
         case 'S': summary_path = optarg; break;
         case 'h':
             printf("usage: " PROG " [-n RECORDS] [--seed N] [--start 2026-11-23T00:00:00Z] [--hours H] "
@@ -303,7 +285,7 @@ int main(int argc, char **argv)
     totals t;
     memset(&t, 0, sizeof t);
     for (uint64_t i = 0; i < n; i++) {
-        if (write_record(out, i, n, start, hours, &t) != 0) {
+        if (write_record(out, i, n, start_ms, hours, &t) != 0) {
             fprintf(stderr, PROG ": write failed\n");
             return 1;
         }
@@ -331,15 +313,7 @@ int main(int argc, char **argv)
                 k++;
             }
         }
-        for (size_t x = 0; x < k; x++) {
-            for (size_t y = x + 1; y < k; y++) {
-                if (strcmp(lines[y], lines[x]) < 0) {
-                    const char *tmp = lines[x];
-                    lines[x] = lines[y];
-                    lines[y] = tmp;
-                }
-            }
-        }
+        sort_n(lines, k, sizeof *lines, cmp_str);
         for (size_t x = 0; x < k; x++) {
             const char *bar = strchr(lines[x], '|');
             size_t a = 0;

@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,49 +20,16 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "aud_audit.h"
+#include "aud_audit_tool.h"
+#include "aud_time.h"
 
-enum { EXIT_OK = 0, EXIT_INPUT = 1, EXIT_USAGE = 2 };
+const char tool_prog[] = AA_PROG;
 
 #define DEFAULT_CHUNK (4u * 1024 * 1024)
 #define MAX_CHUNK (64u * 1024 * 1024)
 #define MAX_THREADS 64
 /* Relative times up to 100 years back. */
 #define MAX_RELATIVE_MS (100LL * 366 * 86400 * 1000)
-
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(AA_PROG ": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry '" AA_PROG " --help' for more information.\n", stderr);
-    exit(EXIT_USAGE);
-}
-
-static void die_oom(void)
-{
-    fputs(AA_PROG ": out of memory\n", stderr);
-    exit(EXIT_INPUT);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (p == NULL)
-        die_oom();
-    return p;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (p == NULL)
-        die_oom();
-    return p;
-}
 
 /* ---- options ---- */
 
@@ -172,7 +138,7 @@ static int64_t parse_time_arg(const char *opt, const char *arg, int64_t now_ms, 
     int64_t ms;
     size_t n = strlen(arg);
 
-    if (aa_parse_rfc3339(arg, n, &ms))
+    if (aud_time_parse_rfc3339(arg, n, &ms))
         return ms;
     if (allow_relative && n >= 2) {
         int64_t unit = 0;
@@ -274,9 +240,7 @@ static void parse_options(int argc, char **argv, options *o)
         case OPT_API:
             if (*optarg == '\0')
                 usage_error("--api needs an API name");
-            o->apis = realloc(o->apis, (o->n_apis + 1) * sizeof *o->apis);
-            if (o->apis == NULL)
-                die_oom();
+            o->apis = xrealloc(o->apis, (o->n_apis + 1) * sizeof *o->apis);
             o->apis[o->n_apis++] = optarg;
             break;
         case OPT_SINCE:
@@ -316,7 +280,7 @@ static void parse_options(int argc, char **argv, options *o)
             else
                 usage_error("--parser takes fast or jansson, not '%s'", optarg);
             break;
-        case 'h': print_usage(stdout); exit(EXIT_OK);
+        case 'h': print_usage(stdout); exit(TOOL_EXIT_OK);
         case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
             if (optopt)
@@ -847,7 +811,7 @@ int main(int argc, char **argv)
     int64_t now;
     FILE *html = NULL;
     static const char *const stdin_only[] = {"-"};
-    int status = EXIT_OK;
+    int status = TOOL_EXIT_OK;
 
     parse_options(argc, argv, &o);
     now = o.now_arg ? parse_time_arg("--now", o.now_arg, 0, false) : wall_ms();
@@ -873,7 +837,7 @@ int main(int argc, char **argv)
         html = strcmp(o.html_path, "-") == 0 ? stdout : fopen(o.html_path, "w");
         if (html == NULL) {
             fprintf(stderr, AA_PROG ": cannot write %s: %s\n", o.html_path, strerror(errno));
-            return EXIT_USAGE;
+            return TOOL_EXIT_USAGE;
         }
     }
 
@@ -896,7 +860,7 @@ int main(int argc, char **argv)
         workers[t].agg = aa_agg_new();
         if (pthread_create(&workers[t].thread, NULL, worker_main, &workers[t]) != 0) {
             fputs(AA_PROG ": cannot start a thread\n", stderr);
-            return EXIT_INPUT;
+            return TOOL_EXIT_FAIL;
         }
     }
     for (size_t i = 0; i < o.n_files; i++)
@@ -931,7 +895,7 @@ int main(int argc, char **argv)
         ctx.blank += pl.files[i].blank;
         ctx.filtered += pl.files[i].filtered;
         if (pl.files[i].read_error)
-            status = EXIT_INPUT;
+            status = TOOL_EXIT_FAIL;
     }
     ctx.n_bad = pl.n_bad;
     ctx.bad = pl.bad;
@@ -962,12 +926,12 @@ int main(int argc, char **argv)
             hrc = -1;
         if (hrc != 0) {
             fprintf(stderr, AA_PROG ": cannot write %s\n", o.html_path);
-            status = EXIT_INPUT;
+            status = TOOL_EXIT_FAIL;
         }
     }
     if (rc != 0 || fflush(stdout) != 0) {
         fprintf(stderr, AA_PROG ": cannot write the report to standard output\n");
-        status = EXIT_INPUT;
+        status = TOOL_EXIT_FAIL;
     }
     aa_summary_free(sum);
     aa_agg_free(workers[0].agg);

@@ -9,45 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aud_audit.h"
-
-/* qsort, but with no array at all for nothing to sort: glibc declares
- * qsort's array nonnull, and an empty list here is a NULL pointer. */
-static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
-{
-    if (n > 1)
-        qsort(base, n, size, cmp);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (p == NULL) {
-        fputs(AA_PROG ": out of memory\n", stderr);
-        exit(1);
-    }
-    return p;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (p == NULL) {
-        fputs(AA_PROG ": out of memory\n", stderr);
-        exit(1);
-    }
-    return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (p == NULL) {
-        fputs(AA_PROG ": out of memory\n", stderr);
-        exit(1);
-    }
-    return p;
-}
+#include "aud_audit_tool.h"
+#include "aud_time.h"
 
 /* Room for one more element in an array holding n: the capacity is
  * implied (the next power of two), so the lists need no capacity field, and
@@ -438,7 +401,7 @@ aa_outcome aa_agg_account(aa_agg *a, const aa_record *r, const aa_filter *f, con
         *why = "no \"time\"";
         return AA_INVALID;
     }
-    if (!aa_parse_rfc3339(r->time.s.p, r->time.s.n, &t)) {
+    if (!aud_time_parse_rfc3339(r->time.s.p, r->time.s.n, &t)) {
         *why = "\"time\" is not an RFC 3339 time";
         return AA_INVALID;
     }
@@ -460,7 +423,15 @@ aa_outcome aa_agg_account(aa_agg *a, const aa_record *r, const aa_filter *f, con
     k.aud = r->aud_is_list ? intern_list(a, r->aud, r->n_aud) : intern_null(a);
     k.client = intern_opt(a, &r->client);
     k.matched = intern_opt(a, &r->matched);
-    k.reasons = intern_list(a, r->reasons, r->n_reasons);
+    /* "ok" is the code for "no reason" (what AUD_REASON says for an
+     * accepted request); a record that lists it has no failure to count. */
+    aa_str reasons[AA_MAX_LIST];
+    size_t n_reasons = 0;
+    for (size_t i = 0; i < r->n_reasons; i++) {
+        if (!str_is(&r->reasons[i], "ok"))
+            reasons[n_reasons++] = r->reasons[i];
+    }
+    k.reasons = intern_list(a, reasons, n_reasons);
     k.decision = (uint32_t)d;
     combo_val *cv = table_get(&a->combos, &k);
     if (cv->n == 0 || t < cv->tmin)

@@ -13,9 +13,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "aud_audit.h"
+#include "aud_audit_tool.h"
 #include "aud_utf8.h"
 
 typedef struct {
@@ -192,11 +191,9 @@ static bool scan_string(cursor *c, aa_str *dst)
  * Only long numbers can, so the common short ones never get here. */
 static bool number_fits(const unsigned char *s, size_t n, bool is_int)
 {
-    char small[512], *buf = n < sizeof small ? small : malloc(n + 1);
+    char small[512], *buf = n < sizeof small ? small : xmalloc(n + 1);
     bool ok;
 
-    if (buf == NULL)
-        return false;
     memcpy(buf, s, n);
     buf[n] = '\0';
     errno = 0;
@@ -364,30 +361,54 @@ static bool scan_opt(cursor *c, aa_opt *dst, int depth)
     return skip_value(c, depth);
 }
 
-/* An array whose string elements are kept (up to AA_MAX_LIST); other
- * elements are validated and ignored, as the jansson path does. */
-static bool scan_string_list(cursor *c, aa_str *list, size_t *n, int depth)
+/* The array under the cursor, each element handed to each (with the
+ * element's depth); true past the closing ']'. Any other value is
+ * validated and skipped: a member that should be an array and is not
+ * means "none". */
+static inline bool scan_array(cursor *c, int depth, bool (*each)(cursor *, void *, int), void *arg)
 {
-    *n = 0;
+    if (c->p >= c->end || *c->p != '[')
+        return skip_value(c, depth);
     if (array_opened_empty(c))
         return true;
     for (;;) {
         skip_ws(c);
-        if (c->p < c->end && *c->p == '"') {
-            aa_str tmp;
-            if (!scan_string(c, *n < AA_MAX_LIST ? &tmp : NULL))
-                return false;
-            if (*n < AA_MAX_LIST)
-                list[(*n)++] = tmp;
-        } else if (!skip_value(c, depth + 1)) {
+        if (!each(c, arg, depth + 1))
             return false;
-        }
         bool more;
         if (!after_element(c, ']', &more))
             return false;
         if (!more)
             return true;
     }
+}
+
+typedef struct {
+    aa_str *list;
+    size_t *n;
+} string_list;
+
+static bool string_element(cursor *c, void *arg, int depth)
+{
+    string_list *l = arg;
+    if (c->p < c->end && *c->p == '"') {
+        aa_str tmp;
+        if (!scan_string(c, *l->n < AA_MAX_LIST ? &tmp : NULL))
+            return false;
+        if (*l->n < AA_MAX_LIST)
+            l->list[(*l->n)++] = tmp;
+        return true;
+    }
+    return skip_value(c, depth);
+}
+
+/* An array whose string elements are kept (up to AA_MAX_LIST); other
+ * elements are validated and ignored, as the jansson path does. */
+static bool scan_string_list(cursor *c, aa_str *list, size_t *n, int depth)
+{
+    string_list l = {list, n};
+    *n = 0;
+    return scan_array(c, depth, string_element, &l);
 }
 
 /* Decodes a member name; short names are all we compare against, so a name
@@ -439,29 +460,25 @@ static bool scan_hint(cursor *c, aa_hint *h, bool *usable, int depth)
     return true;
 }
 
+static bool hint_element(cursor *c, void *arg, int depth)
+{
+    aa_record *r = arg;
+    if (c->p < c->end && *c->p == '{') {
+        aa_hint h;
+        bool usable = false;
+        if (!scan_hint(c, &h, &usable, depth))
+            return false;
+        if (usable && r->n_hints < AA_MAX_LIST)
+            r->hints[r->n_hints++] = h;
+        return true;
+    }
+    return skip_value(c, depth);
+}
+
 static bool scan_hints(cursor *c, aa_record *r, int depth)
 {
     r->n_hints = 0;
-    if (array_opened_empty(c))
-        return true;
-    for (;;) {
-        skip_ws(c);
-        if (c->p < c->end && *c->p == '{') {
-            aa_hint h;
-            bool usable = false;
-            if (!scan_hint(c, &h, &usable, depth + 1))
-                return false;
-            if (usable && r->n_hints < AA_MAX_LIST)
-                r->hints[r->n_hints++] = h;
-        } else if (!skip_value(c, depth + 1)) {
-            return false;
-        }
-        bool more;
-        if (!after_element(c, ']', &more))
-            return false;
-        if (!more)
-            return true;
-    }
+    return scan_array(c, depth, hint_element, r);
 }
 
 static void record_reset(aa_record *r)
@@ -501,12 +518,8 @@ static bool scan_member(cursor *c, const aa_str *name, aa_record *r)
             return scan_opt(c, &r->mode, 1);
         break;
     case 5:
-        if (name_is(name, "hints", 5)) {
-            if (c->p < c->end && *c->p == '[')
-                return scan_hints(c, r, 1);
-            r->n_hints = 0;
-            return skip_value(c, 1);
-        }
+        if (name_is(name, "hints", 5))
+            return scan_hints(c, r, 1);
         break;
     case 6:
         if (name_is(name, "client", 6))
@@ -515,12 +528,8 @@ static bool scan_member(cursor *c, const aa_str *name, aa_record *r)
     case 7:
         if (name_is(name, "matched", 7))
             return scan_opt(c, &r->matched, 1);
-        if (name_is(name, "reasons", 7)) {
-            if (c->p < c->end && *c->p == '[')
-                return scan_string_list(c, r->reasons, &r->n_reasons, 1);
-            r->n_reasons = 0;
-            return skip_value(c, 1);
-        }
+        if (name_is(name, "reasons", 7))
+            return scan_string_list(c, r->reasons, &r->n_reasons, 1);
         break;
     case 8:
         if (name_is(name, "decision", 8))
@@ -609,11 +618,18 @@ const char *aa_scan_jansson(const char *line, size_t len, aa_record *r, void **h
                             size_t err_len)
 {
     json_error_t err;
-    json_t *doc = json_loadb(line, len, 0, &err);
+    json_t *doc;
     const json_t *v;
 
     *holder = NULL;
     record_reset(r);
+    /* jansson drops a NUL byte that it reads just after a number or a
+     * literal (its lexer takes a pushed-back NUL for an empty buffer), so
+     * "1\0," parses as "1,". No JSON text holds a raw NUL anywhere, and
+     * the fast scanner refuses one wherever it is: so must this path. */
+    if (memchr(line, '\0', len) != NULL)
+        return "raw NUL byte in the line";
+    doc = json_loadb(line, len, 0, &err);
     if (doc == NULL) {
         snprintf(err_buf, err_len, "%s", err.text);
         return err_buf;
@@ -663,110 +679,4 @@ const char *aa_scan_jansson(const char *line, size_t len, aa_record *r, void **h
 void aa_scan_release(void *holder)
 {
     json_decref((json_t *)holder);
-}
-
-/* ---- time ---- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil reasoning: shift the year to start in March so the leap
- * day is last). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static bool digits(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : dim[m - 1];
-}
-
-bool aa_parse_rfc3339(const char *s, size_t n, int64_t *ms_out)
-{
-    int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, off = 0;
-    size_t i;
-
-    if (n < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-        !digits(s + 8, 2, &d))
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
-        return false;
-    if (n > 10) {
-        if (n < 20 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2, &h) ||
-            s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
-            return false;
-        /* 60 is a leap second, which counts as the last moment of :59. */
-        if (h > 23 || mi > 59 || sec > 60)
-            return false;
-        i = 19;
-        if (s[i] == '.') {
-            size_t k = ++i;
-            while (i < n && s[i] >= '0' && s[i] <= '9') {
-                if (i - k < 3)
-                    ms = ms * 10 + (s[i] - '0');
-                i++;
-            }
-            if (i == k)
-                return false;
-            for (size_t pad = i - k; pad < 3; pad++)
-                ms *= 10;
-        }
-        if (i >= n)
-            return false;
-        if (s[i] == 'Z' || s[i] == 'z') {
-            i++;
-        } else if (s[i] == '+' || s[i] == '-') {
-            int oh, om;
-            if (n - i < 6 || !digits(s + i + 1, 2, &oh) || s[i + 3] != ':' || !digits(s + i + 4, 2, &om) ||
-                oh > 23 || om > 59)
-                return false;
-            off = (oh * 60 + om) * 60 * (s[i] == '+' ? 1 : -1);
-            i += 6;
-        } else {
-            return false;
-        }
-        if (i != n)
-            return false;
-        if (sec == 60) {
-            sec = 59;
-            ms = 999;
-        }
-    }
-    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - off;
-    *ms_out = secs * 1000 + ms;
-    return true;
-}
-
-void aa_format_ms(int64_t ms, char *buf, size_t len)
-{
-    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    int milli = (int)(ms - secs * 1000);
-    time_t t = (time_t)secs;
-    struct tm tm;
-
-    if (gmtime_r(&t, &tm) == NULL) {
-        snprintf(buf, len, "(out of range)");
-        return;
-    }
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
 }

@@ -7,12 +7,12 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,14 +25,15 @@
 #include "aud_result.h"
 #include "aud_time.h"
 #include "aud_verifier.h"
+#include "aud_tool.h"
 
 #define PROG "aud-inspect"
 
-enum { EXIT_ACCEPT = 0, EXIT_REJECT = 1, EXIT_USAGE = 2 };
+const char tool_prog[] = PROG;
 
 /* Far more than any real token; the cap only keeps a mistaken pipe (a whole
  * file, /dev/zero) from eating memory. */
-#define MAX_STDIN_TOKEN (1024 * 1024)
+#define MAX_TOKEN_INPUT (1024 * 1024)
 
 /* Year 9999: past that, RFC 3339 output stops being four-digit years. */
 #define MAX_AT_SECONDS 253402300799LL
@@ -64,32 +65,10 @@ typedef struct {
 
 /* ---- small utilities ---------------------------------------------------- */
 
-static void die_oom(void)
-{
-    fputs(PROG ": out of memory\n", stderr);
-    exit(EXIT_USAGE);
-}
-
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs(PROG ": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry '" PROG " --help' for more information.\n", stderr);
-    exit(EXIT_USAGE);
-}
-
 static void str_list_push(str_list *list, const char *item)
 {
-    const char **grown = realloc(list->items, (list->n + 1) * sizeof *grown);
-    if (grown == NULL)
-        die_oom();
-    grown[list->n++] = item;
-    list->items = grown;
+    list->items = xrealloc(list->items, (list->n + 1) * sizeof *list->items);
+    list->items[list->n++] = item;
 }
 
 /* Token content and key ids reach a terminal: control bytes (C0, DEL and the
@@ -119,11 +98,13 @@ static void put_safe(FILE *out, const char *s)
 
 static void print_usage(FILE *out)
 {
-    fputs("Usage: " PROG " [OPTION]... TOKEN|-\n"
+    fputs("Usage: " PROG " [OPTION]... TOKEN|FILE|-\n"
           "Show what a JWT bearer token says and, with keys or audiences, whether\n"
           "mod_auth_aud would accept it and every reason why not.\n"
           "\n"
-          "  TOKEN                the compact token, taken exactly as given\n"
+          "  TOKEN                the compact token, taken exactly as given; or, when\n"
+          "                       TOKEN names an existing file, the token read from it\n"
+          "                       (as from standard input)\n"
           "  -                    read the token from standard input (keeps it out of\n"
           "                       shell history); surrounding whitespace and a leading\n"
           "                       \"Bearer \" are ignored\n"
@@ -144,7 +125,7 @@ static void print_usage(FILE *out)
           "  --help               show this help and exit\n"
           "\n"
           "Exit status: 0 accepted (or decoded, when nothing was checked),\n"
-          "1 rejected or undecodable, 2 usage or input file error.\n",
+          "1 rejected or undecodable, 2 usage or input file error, 3 out of memory.\n",
           out);
 }
 
@@ -217,7 +198,7 @@ static void apply_option(options *o, int c, const char *arg)
     case OPT_JSON: o->json = true; break;
     case OPT_HELP:
         print_usage(stdout);
-        exit(fflush(stdout) == 0 ? EXIT_ACCEPT : EXIT_USAGE);
+        exit(fflush(stdout) == 0 ? TOOL_EXIT_OK : TOOL_EXIT_USAGE);
     default: usage_error("invalid option");
     }
 }
@@ -254,32 +235,40 @@ static bool checks_requested(const options *o)
 
 /* ---- reading the token --------------------------------------------------- */
 
-static void read_stdin(token_buf *t)
+/* Reports a problem with where the token was to come from and exits:
+ * without the token there is nothing to judge. */
+static void fail_source(const char *name, const char *what)
+{
+    fputs(PROG ": ", stderr);
+    put_safe(stderr, name);
+    fprintf(stderr, "%s\n", what);
+    exit(TOOL_EXIT_USAGE);
+}
+
+/* All of f (standard input, or the file named by TOKEN); name is what the
+ * messages call it. */
+static void read_all(FILE *f, const char *name, token_buf *t)
 {
     size_t cap = 4096, len = 0;
-    char *buf = malloc(cap + 1);
-    if (buf == NULL)
-        die_oom();
+    char *buf = xmalloc(cap + 1);
     for (;;) {
         if (len == cap) {
-            if (cap >= MAX_STDIN_TOKEN) {
-                fputs(PROG ": standard input holds more than 1 MiB; that is not a token\n", stderr);
-                exit(EXIT_USAGE);
-            }
+            if (cap >= MAX_TOKEN_INPUT)
+                fail_source(name, " holds more than 1 MiB; that is not a token");
             cap *= 2;
-            char *grown = realloc(buf, cap + 1);
-            if (grown == NULL)
-                die_oom();
-            buf = grown;
+            buf = xrealloc(buf, cap + 1);
         }
-        size_t got = fread(buf + len, 1, cap - len, stdin);
+        size_t got = fread(buf + len, 1, cap - len, f);
         len += got;
         if (got == 0)
             break;
     }
-    if (ferror(stdin)) {
-        fprintf(stderr, PROG ": cannot read standard input: %s\n", strerror(errno));
-        exit(EXIT_USAGE);
+    if (ferror(f)) {
+        int err = errno;
+        fputs(PROG ": cannot read ", stderr);
+        put_safe(stderr, name);
+        fprintf(stderr, ": %s\n", strerror(err));
+        exit(TOOL_EXIT_USAGE);
     }
     buf[len] = '\0';
     t->text = buf;
@@ -312,21 +301,47 @@ static void trim_pasted(token_buf *t)
     t->text[t->len] = '\0';
 }
 
+/* A file named where the token goes: what a new user does with a token
+ * saved to disk. A compact token (base64url and dots) is rarely also the
+ * name of a file, and one that is would still be read from that file, so
+ * only an argument naming nothing is taken as the token itself. */
+static FILE *open_token_file(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return NULL;
+    if (S_ISDIR(st.st_mode))
+        fail_source(path, " is a directory, not a token or a file holding one");
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        int err = errno;
+        fputs(PROG ": cannot read ", stderr);
+        put_safe(stderr, path);
+        fprintf(stderr, ": %s\n", strerror(err));
+        exit(TOOL_EXIT_USAGE);
+    }
+    return f;
+}
+
 static void read_token(const options *o, token_buf *t)
 {
     if (strcmp(o->token_arg, "-") == 0) {
         /* Someone typing '-' at a prompt would otherwise face a silent wait. */
         if (isatty(STDIN_FILENO))
             fputs(PROG ": paste the token, then press Enter and Ctrl-D\n", stderr);
-        read_stdin(t);
+        read_all(stdin, "standard input", t);
         trim_pasted(t);
         return;
     }
-    t->len = strlen(o->token_arg);
-    t->text = malloc(t->len + 1);
-    if (t->text == NULL)
-        die_oom();
-    memcpy(t->text, o->token_arg, t->len + 1);
+    FILE *f = open_token_file(o->token_arg);
+    if (f != NULL) {
+        read_all(f, o->token_arg, t);
+        fclose(f);
+        trim_pasted(t);
+        return;
+    }
+    t->text = xstrdup(o->token_arg);
+    t->len = strlen(t->text);
 }
 
 /* ---- the decision -------------------------------------------------------- */
@@ -359,7 +374,7 @@ static void fail_input(const char *path, const aud_error *err)
     }
     put_safe(stderr, err->text);
     fputc('\n', stderr);
-    exit(EXIT_USAGE);
+    exit(TOOL_EXIT_USAGE);
 }
 
 static aud_keyset *load_keys(const options *o)
@@ -390,7 +405,7 @@ static double wall_clock(void)
     struct timespec ts;
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
         fprintf(stderr, PROG ": cannot read the clock: %s\n", strerror(errno));
-        exit(EXIT_USAGE);
+        exit(TOOL_EXIT_USAGE);
     }
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
@@ -415,7 +430,7 @@ static aud_verifier *build_verifier(const options *o, const aud_keyset *const *s
         fputs(PROG ": cannot set up verification: ", stderr);
         put_safe(stderr, err.text);
         fputc('\n', stderr);
-        exit(EXIT_USAGE);
+        exit(TOOL_EXIT_USAGE);
     }
     return v;
 }
@@ -663,9 +678,7 @@ static json_t *json_text(const char *s)
     if (j != NULL)
         return j;
     size_t len = strlen(s);
-    char *copy = malloc(len + 1);
-    if (copy == NULL)
-        die_oom();
+    char *copy = xmalloc(len + 1);
     for (size_t i = 0; i <= len; i++)
         copy[i] = (unsigned char)s[i] >= 0x80 ? '?' : s[i];
     j = json_string(copy);
@@ -736,7 +749,7 @@ int main(int argc, char **argv)
     else
         print_text(&in);
 
-    int status = aud_result_accepted(in.result) ? EXIT_ACCEPT : EXIT_REJECT;
+    int status = aud_result_accepted(in.result) ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
     aud_result_free(in.result);
     free(t.text);
     free(o.audiences.items);
@@ -745,7 +758,7 @@ int main(int argc, char **argv)
     /* A verdict that did not fully reach its reader must not look like one. */
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fputs(PROG ": cannot write the report\n", stderr);
-        return EXIT_USAGE;
+        return TOOL_EXIT_USAGE;
     }
     return status;
 }

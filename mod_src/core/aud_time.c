@@ -2,7 +2,19 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+
+static void format_parts(time_t secs, int millis, char *buf, size_t len)
+{
+    struct tm tm;
+    if (gmtime_r(&secs, &tm) == NULL) {
+        snprintf(buf, len, "(out of range)");
+        return;
+    }
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+}
 
 void aud_time_format_rfc3339(double t, char *buf, size_t len)
 {
@@ -16,17 +28,130 @@ void aud_time_format_rfc3339(double t, char *buf, size_t len)
      * .12299999: half a microsecond keeps the digits the caller meant. */
     t += 0.0000005;
     double whole = floor(t);
-    time_t secs = (time_t)whole;
     int millis = (int)((t - whole) * 1000.0);
     if (millis > 999)
         millis = 999;
-    struct tm tm;
-    if (gmtime_r(&secs, &tm) == NULL) {
+    format_parts((time_t)whole, millis, buf, len);
+}
+
+void aud_time_format_ms(int64_t ms, char *buf, size_t len)
+{
+    /* The years RFC 3339 can write (0000-9999), which are exactly those
+     * aud_time_parse_rfc3339 reads back. */
+    if (ms < INT64_C(-62167219200000) || ms > INT64_C(253402300799999)) {
         snprintf(buf, len, "(out of range)");
         return;
     }
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+    /* Floor division: a time before 1970 still has a fraction in 0..999. */
+    int64_t secs = ms >= 0 ? ms / 1000 : -((-(ms + 1)) / 1000) - 1;
+    format_parts((time_t)secs, (int)(ms - secs * 1000), buf, len);
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil reasoning: shift the year to start in March so the leap
+ * day is last). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool digits(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : dim[m - 1];
+}
+
+/* The "YYYY-MM-DD" at s (at least 10 bytes) as days since the epoch. */
+static bool full_date(const char *s, int64_t *days)
+{
+    int y, mo, d;
+    if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d))
+        return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+        return false;
+    *days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    return true;
+}
+
+bool aud_time_parse_rfc3339(const char *s, size_t n, int64_t *ms_out)
+{
+    int h = 0, mi = 0, sec = 0, ms = 0, off = 0;
+    int64_t days;
+    size_t i;
+
+    if (s == NULL || n < 10 || !full_date(s, &days))
+        return false;
+    if (n > 10) {
+        if (n < 20 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2, &h) ||
+            s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
+            return false;
+        /* 60 is a leap second, which counts as the last moment of :59. */
+        if (h > 23 || mi > 59 || sec > 60)
+            return false;
+        i = 19;
+        if (s[i] == '.') {
+            size_t k = ++i;
+            while (i < n && s[i] >= '0' && s[i] <= '9') {
+                if (i - k < 3)
+                    ms = ms * 10 + (s[i] - '0');
+                i++;
+            }
+            if (i == k)
+                return false;
+            for (size_t pad = i - k; pad < 3; pad++)
+                ms *= 10;
+        }
+        if (i >= n)
+            return false;
+        if (s[i] == 'Z' || s[i] == 'z') {
+            i++;
+        } else if (s[i] == '+' || s[i] == '-') {
+            int oh, om;
+            if (n - i < 6 || !digits(s + i + 1, 2, &oh) || s[i + 3] != ':' || !digits(s + i + 4, 2, &om) ||
+                oh > 23 || om > 59)
+                return false;
+            off = (oh * 60 + om) * 60 * (s[i] == '+' ? 1 : -1);
+            i += 6;
+        } else {
+            return false;
+        }
+        if (i != n)
+            return false;
+        if (sec == 60) {
+            sec = 59;
+            ms = 999;
+        }
+    }
+    int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - off;
+    *ms_out = secs * 1000 + ms;
+    return true;
+}
+
+bool aud_time_parse_date(const char *s, double *day_start)
+{
+    int64_t days;
+    if (s == NULL || strlen(s) != 10 || !full_date(s, &days))
+        return false;
+    *day_start = (double)(days * 86400);
+    return true;
 }
 
 void aud_duration_format(double seconds, char *buf, size_t len)

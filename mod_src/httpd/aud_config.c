@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "apr_hash.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
+
+#include "aud_time.h"
 
 APLOG_USE_MODULE(auth_aud);
 
@@ -197,40 +198,16 @@ static const char *set_allow(cmd_parms *cmd, void *cfg, const char *arg)
     return NULL;
 }
 
-/* YYYY-MM-DD, a real calendar day; the allowance covers that whole day in
- * UTC, so it ends at the following midnight. */
-static bool parse_allowance_end(const char *arg, double *end)
-{
-    struct tm tm;
-    int y, m, d;
-    char tail;
-
-    if (strlen(arg) != 10 || sscanf(arg, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || arg[4] != '-' ||
-        arg[7] != '-' || strspn(arg, "0123456789-") != 10)
-        return false;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = y - 1900;
-    tm.tm_mon = m - 1;
-    tm.tm_mday = d;
-    time_t t = timegm(&tm);
-    struct tm back;
-    /* timegm normalises 2026-02-30 to March; a real date survives the
-     * round trip unchanged. */
-    if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL || back.tm_year != y - 1900 || back.tm_mon != m - 1 ||
-        back.tm_mday != d)
-        return false;
-    *end = (double)t + 86400.0;
-    return true;
-}
-
 static const char *set_allow_until(cmd_parms *cmd, void *cfg, int argc, char *const argv[])
 {
-    double end;
+    double start, end;
 
     if (argc < 2)
         return "AudAllowUntil: give a date (YYYY-MM-DD) and at least one audience";
-    if (!parse_allowance_end(argv[0], &end))
+    if (!aud_time_parse_date(argv[0], &start))
         return apr_psprintf(cmd->pool, "AudAllowUntil: '%s' is not a date in the form YYYY-MM-DD", argv[0]);
+    /* The allowance covers that whole day in UTC. */
+    end = start + 86400.0;
     for (int i = 1; i < argc; i++) {
         if (*argv[i] == '\0')
             return "AudAllowUntil: an empty audience can never match a token";

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import START, record, run, write_log
+from conftest import START, record, run, run_json, write_log
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 API_NAMES = ["Invoices API", "Users API", "(no api name)"]
@@ -240,3 +240,40 @@ def test_prints_one_api_per_page(report, tmp_path):
     pages = len(re.findall(rb"/Type\s*/Page\b", data))
     # Each API starts a new page.
     assert pages >= 3
+
+
+def test_ok_is_not_a_failure_reason(tmp_path):
+    # Regression: records that list "ok" among their reasons (the code for
+    # "no reason", as AUD_REASON says for an accepted request) made the HTML
+    # show ok as the largest red bar under "Reasons and hints". This pins
+    # that ok is never counted as a reason, in HTML, text and JSON alike,
+    # while the real reasons beside it still are.
+    recs = [record(START, "Users API", "accept", aud=["api://users"], matched="api://users", client="good",
+                   reasons=["ok"])] * 30
+    recs += [record(START, "Users API", "reject", aud=["api://other"], client="bad",
+                    reasons=["aud_mismatch", "ok"])] * 4
+    recs += [record(START, "Quiet API", "accept", aud=["api://q"], matched="api://q", client="c",
+                    reasons=["ok"])] * 5
+    log = write_log(tmp_path / "ok.log", recs)
+    out = tmp_path / "ok.html"
+    run("--html", out, log, check=0)
+    html = out.read_text(encoding="utf-8")
+    quiet, users = html.split('<section class="api"')[1:3]
+    reasons = users.split("<h3>Reasons and hints</h3>")[1].split("<h3>")[0]
+    assert re.findall(r'<td class="v">([^<]*)</td>', reasons) == ["aud_mismatch"]
+    assert '<td class="v">aud_mismatch</td><td class="n">4</td>' in reasons
+    assert "No request was rejected." in quiet
+    # The audience table's reasons column too.
+    assert ">ok " not in html and ", ok" not in html
+
+    text = run(log, check=0).stdout.decode()
+    assert re.search(r"^  aud_mismatch +4$", text, re.M)
+    assert not re.search(r"^  ok ", text, re.M)
+
+    doc = run_json(log)
+    by_api = {a["api"]: a for a in doc["apis"]}
+    assert by_api["Users API"]["reasons"] == [{"reason": "aud_mismatch", "count": 4}]
+    assert by_api["Quiet API"]["reasons"] == []
+    assert by_api["Users API"]["accept"] == 30 and by_api["Users API"]["reject"] == 4
+    assert all(au["reasons"] in ([], [{"reason": "aud_mismatch", "count": 4}])
+               for au in by_api["Users API"]["audiences"])

@@ -163,3 +163,32 @@ def test_fuzzed_lines_get_the_same_verdicts(tmp_path, seed):
     assert fast == jans
     # The mutations must have produced both outcomes, or this proves little.
     assert fast["input"]["malformed"] > 1000 and fast["input"]["records"] > 200
+
+
+# Regression: jansson's lexer silently drops a raw NUL byte that follows a
+# number or a literal (it takes the pushed-back NUL for an empty buffer), so
+# `--parser jansson` counted lines like `..."status":200\0}` as records while
+# the fast scanner refused them. This pins that both parsers refuse a raw NUL
+# wherever it is in a line, and still count the valid line beside them.
+NUL_LINES = [
+    b'{"time":"2026-11-23T00:00:00.000Z","api":"Z","decision":"accept","status":200\x00}',
+    b'{"time":"2026-11-23T00:00:00.000Z","api":"Z","decision":"accept","x":null\x00,"y":1}',
+    b'{"time":"2026-11-23T00:00:00.000Z","api":"Z","decision":"accept","x":true\x00 }',
+    b'{"time":"2026-11-23T00:00:00.000Z","api":"Z","decision":"accept","x":[1\x00,2.5e3\x00]}',
+    b'{"time":"2026-11-23T00:00:00.000Z","api":"Z","decision":"accept","x":false\x00}',
+    b'{"time":"2026-11-23T00:00:00.000Z","api":"Z","decision":"accept"}\x00',
+    b'\x00{"time":"2026-11-23T00:00:00.000Z","api":"Z","decision":"accept"}',
+    b'{"time":"2026-11-23T00:00:00.000Z","api":"Z\x00","decision":"accept"}',
+]
+
+
+def test_raw_nul_bytes_are_refused_by_both_parsers(tmp_path):
+    valid = b'{"time":"2026-11-23T00:00:00.000Z","api":"Z","decision":"accept","x":1e-400}'
+    p = tmp_path / "nul.log"
+    p.write_bytes(b"\n".join(NUL_LINES + [valid]) + b"\n")
+    fast, jans = both(p)
+    for doc in (fast, jans):
+        assert (doc["input"]["records"], doc["input"]["malformed"]) == (1, len(NUL_LINES))
+        assert [a["api"] for a in doc["apis"]] == ["Z"] and doc["apis"][0]["accept"] == 1
+    assert fast == jans
+    assert [e["line"] for e in jans["input"]["malformed_examples"]] == [1, 2, 3, 4, 5]

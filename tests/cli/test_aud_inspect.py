@@ -1,6 +1,7 @@
 """What a user of aud-inspect sees: output, --json shape and exit status."""
 import datetime
 import json
+import os
 
 import jwt
 import pytest
@@ -356,6 +357,65 @@ def test_token_argument_is_taken_as_is(inspect, keys, mint):
     proc = inspect("--key", keys.jwks, "--allow", AUDIENCE, "--at", str(AT), "Bearer " + mint())
     assert proc.returncode == 1
     assert "malformed" in reason_lines(proc.stdout)
+
+
+@pytest.mark.parametrize("content", ["{}", "{}\n", "  Bearer {}\r\n"])
+def test_token_from_a_file_named_as_token(inspect, keys, mint, tmp_path, content):
+    # What a new user does with a saved token: the file name where the token goes.
+    token = mint()
+    path = tmp_path / "graph.jwt"
+    path.write_text(content.format(token))
+    proc = inspect("--key", keys.jwks, "--allow", AUDIENCE, "--at", str(AT), str(path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("ACCEPT\n")
+    assert proc.stderr == ""
+
+
+def test_token_file_decodes_like_the_token_itself(inspect_json, mint, tmp_path):
+    token = mint(aud="api://y")
+    path = tmp_path / "t.jwt"
+    path.write_text(token + "\n")
+    status, from_file = inspect_json("--at", str(AT), str(path))
+    assert status == 0
+    assert from_file == inspect_json("--at", str(AT), token)[1]
+    assert from_file["verdict"] == "unverified" and from_file["claims"]["aud"] == "api://y"
+
+
+def test_token_file_with_garbage_is_malformed(inspect_json, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a token at all\n")
+    status, doc = inspect_json(str(path))
+    assert status == 1
+    assert doc["reasons"] == ["malformed"]
+
+
+def test_empty_token_file_is_no_token(inspect_json, keys, tmp_path):
+    path = tmp_path / "empty.jwt"
+    path.write_text(" \n")
+    status, doc = inspect_json("--key", keys.jwks, "--allow", AUDIENCE, str(path))
+    assert status == 1
+    assert doc["reasons"] == ["no_token"]
+
+
+def test_unusable_token_files_are_input_errors(inspect, tmp_path):
+    proc = inspect(str(tmp_path))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert "is a directory" in proc.stderr and str(tmp_path) in proc.stderr
+    big = tmp_path / "big.jwt"
+    big.write_bytes(b"a" * (1024 * 1024 + 1))
+    proc = inspect(str(big))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert "holds more than 1 MiB" in proc.stderr
+    if os.geteuid() != 0:  # root reads any file
+        locked = tmp_path / "locked.jwt"
+        locked.write_text("x")
+        locked.chmod(0)
+        proc = inspect(str(locked))
+        assert proc.returncode == 2 and "cannot read" in proc.stderr
+
+
+def test_help_mentions_token_files(inspect):
+    assert "names an existing file" in inspect("--help").stdout
 
 
 def test_empty_stdin_is_no_token(inspect_json, keys):

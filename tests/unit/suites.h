@@ -16,5 +16,6 @@ Suite *suite_sources(void);
 Suite *suite_remote(void);
 Suite *suite_text(void);
 Suite *suite_bearer(void);
+Suite *suite_time(void);
 
 #endif

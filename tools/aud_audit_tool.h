@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "aud_tool.h"
+
 #define AA_PROG "aud-audit"
 
 /* A record longer than this is not one the module wrote (its fields are
@@ -78,15 +80,6 @@ const char *aa_scan_fast(const char *line, size_t len, aa_record *r, char *scrat
 const char *aa_scan_jansson(const char *line, size_t len, aa_record *r, void **holder, char *err_buf,
                             size_t err_len);
 void aa_scan_release(void *holder);
-
-/* RFC 3339 date-time ("2026-11-23T10:15:02.123Z", any offset, any fraction
- * digits, which are truncated to milliseconds), or a full-date alone (its
- * midnight UTC). Strict: field ranges are checked. Returns false when s is
- * not one. */
-bool aa_parse_rfc3339(const char *s, size_t n, int64_t *ms_out);
-
-/* Milliseconds since the epoch as "2026-11-23T10:15:02.123Z". */
-void aa_format_ms(int64_t ms, char *buf, size_t len);
 
 /* ---- aud_audit_agg.c ---- */
 
@@ -208,7 +201,7 @@ void aa_summary_free(aa_summary *s);
 /* Iterates over the elements of an 'A' value: *pos starts at 1. */
 bool aa_list_next(aa_val list, uint32_t *pos, aa_str *elem);
 
-/* ---- aud_audit_out.c ---- */
+/* ---- the reports (aud_audit_text.c, _suggest.c, _json.c, _html.c) ---- */
 
 typedef struct {
     const char *name;

@@ -91,9 +91,11 @@ int aud_request_authenticate(request_rec *r)
 
     if (decision != AUD_DECISION_REJECT) {
         /* Audit mode lets every request through, as enforce mode would not;
-         * the user name is set only when a configured key vouched for it
-         * (vd.v.user is NULL otherwise), "-" standing in for none so that
-         * Require valid-user passes. */
+         * the user name is the token's only when the token was accepted
+         * (vd.v.user is NULL otherwise): a token that would be refused, even
+         * one whose signature verified, is nobody's, so that it satisfies no
+         * Require user and reaches no backend as an identity. "-" stands in
+         * so that Require valid-user passes. */
         r->user = (char *)(vd.v.user ? vd.v.user : "-");
         return OK;
     }
@@ -264,9 +266,8 @@ static void verdict_from_result(request_rec *r, const aud_dir_conf *conf, const 
     free(fields);
     out->v.token_id = res->token_id[0] ? apr_pstrdup(r->pool, res->token_id) : NULL;
     hint_summary(r->pool, res, &out->v);
-    if (accepted || res->signature_verified)
-        out->v.user = env_value(r->pool, aud_result_user(res, conf->user_claim));
     if (accepted) {
+        out->v.user = env_value(r->pool, aud_result_user(res, conf->user_claim));
         const json_t *exp = res->claims ? json_object_get(res->claims, "exp") : NULL;
         char *scope = aud_result_scope_text(res);
         out->v.matched = pool_copy(r->pool, res->matched_audience);
@@ -348,12 +349,20 @@ static void set_backend_env(request_rec *r, const char *api, aud_decision decisi
     set_env(r, "AUD_REASON", reasons);
     set_env(r, "AUD_HINT", vd->v.hint_codes);
     set_env(r, "AUD_HINT_TEXT", vd->v.hint_text);
-    if (decision == AUD_DECISION_ACCEPT) {
-        set_env(r, "AUD_AUD", vd->v.matched);
-        set_env(r, "AUD_ISS", vd->v.iss);
-        set_env(r, "AUD_SUB", vd->v.sub);
-        set_env(r, "AUD_CLIENT", vd->v.client);
-        set_env(r, "AUD_SCOPE", vd->v.scope);
+    static const char *const identity[] = {"AUD_AUD", "AUD_ISS", "AUD_SUB", "AUD_CLIENT", "AUD_SCOPE"};
+    const char *values[] = {vd->v.matched, vd->v.iss, vd->v.sub, vd->v.client, vd->v.scope};
+
+    for (size_t i = 0; i < sizeof identity / sizeof *identity; i++) {
+        /* A subrequest starts with a copy of its main request's variables:
+         * a refusal here must not leave the main request's identity. */
+        if (decision == AUD_DECISION_ACCEPT && values[i] != NULL)
+            set_env(r, identity[i], values[i]);
+        else
+            apr_table_unset(r->subprocess_env, identity[i]);
+    }
+    if (vd->v.hint_codes == NULL) {
+        apr_table_unset(r->subprocess_env, "AUD_HINT");
+        apr_table_unset(r->subprocess_env, "AUD_HINT_TEXT");
     }
 }
 

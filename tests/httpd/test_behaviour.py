@@ -152,9 +152,9 @@ class TestAuditMode:
         token = mint.rs256(aud=GRAPH, exp=int(time.time()) - 3600)
         r = httpd.get("/invoices/x", token=token)
         assert r.status == 200
-        # The signature is good, so the user name is a fact; the token's
-        # claims still do not reach the backend as if accepted.
-        assert r.header("X-User") == "alice"
+        # The signature is good, but the token would be refused: it is
+        # nobody's, and none of its claims reach the backend as if accepted.
+        assert r.header("X-User") == "-"
         env = r.backend_env()
         assert env["DECISION"] == "audit_reject" and env["REASON"] == "expired,aud_mismatch"
         assert env["SUB"] == "(null)" and env["AUD"] == "(null)"

@@ -939,6 +939,41 @@ bool aud_remote_refresh(aud_remote *r)
     return ok;
 }
 
+typedef struct {
+    aud_remote *const *sources;
+    size_t n;
+    atomic_size_t next;
+} refresh_queue;
+
+static void *refresh_worker(void *baton)
+{
+    refresh_queue *q = baton;
+    for (;;) {
+        size_t i = atomic_fetch_add(&q->next, 1);
+        if (i >= q->n)
+            return NULL;
+        if (q->sources[i] != NULL)
+            aud_remote_refresh(q->sources[i]);
+    }
+}
+
+void aud_remote_refresh_all(aud_remote *const *sources, size_t n)
+{
+    refresh_queue q = {sources, n, 0};
+    pthread_t threads[AUD_REMOTE_REFRESH_THREADS];
+    size_t started = 0;
+
+    if (sources == NULL || n == 0)
+        return;
+    /* The caller's thread is one of the workers. */
+    while (started + 1 < n && started < AUD_REMOTE_REFRESH_THREADS - 1 &&
+           pthread_create(&threads[started], NULL, refresh_worker, &q) == 0)
+        started++;
+    refresh_worker(&q);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+}
+
 unsigned aud_remote_retry_after(aud_remote *r)
 {
     double now = r->now(r->now_baton);

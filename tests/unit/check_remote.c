@@ -1292,6 +1292,105 @@ START_TEST(remote_over_loopback_end_to_end)
 }
 END_TEST
 
+/* Pins: start-up fetches every source at once (aud_remote_refresh_all), so
+ * sources behind a server that accepts connections and never answers cost
+ * about one fetch timeout in all, not one each. Before, 20 of them with a
+ * 1 s timeout held start-up for 20 s. */
+#define HUNG_SOURCES 20
+START_TEST(refresh_all_waits_once_for_many_hung_sources)
+{
+    /* Listening, never accepting: connections complete in the backlog and
+     * no answer ever comes. */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(lfd, 0);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(listen(lfd, 128), 0);
+    socklen_t alen = sizeof addr;
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&addr, &alen), 0);
+
+    static char urls[HUNG_SOURCES][64];
+    aud_remote *remotes[HUNG_SOURCES];
+    double now = TS_NOW;
+    ts_log log;
+    ts_log_init(&log);
+    for (int i = 0; i < HUNG_SOURCES; i++) {
+        aud_remote_config rc;
+        aud_error err = {{0}};
+        snprintf(urls[i], sizeof urls[i], "http://127.0.0.1:%d/k%d", ntohs(addr.sin_port), i);
+        aud_remote_config_init(&rc);
+        rc.jwks_uri = urls[i];
+        rc.fetch_timeout = 1.0;
+        rc.now = ts_clock;
+        rc.now_baton = &now;
+        rc.logger = ts_log_logger(&log);
+        remotes[i] = aud_remote_create(&rc, &err);
+        ck_assert_msg(remotes[i] != NULL, "%s", err.text);
+    }
+
+    double t = real_now();
+    aud_remote_refresh_all(remotes, HUNG_SOURCES);
+    double elapsed = real_now() - t;
+
+    /* One after the other would be 20 s; the slack is for a loaded host. */
+    ck_assert_msg(elapsed < 6.0, "%d hung sources took %.1f s", HUNG_SOURCES, elapsed);
+    for (int i = 0; i < HUNG_SOURCES; i++) {
+        aud_remote_status st;
+        aud_remote_get_status(remotes[i], &st);
+        ck_assert_uint_eq(st.fetches, 1);
+        ck_assert(!st.usable);
+        ck_assert_msg(strstr(st.last_error, "no complete answer") != NULL, "source %d: %s", i, st.last_error);
+        aud_remote_destroy(remotes[i]);
+    }
+    ck_assert_uint_eq(ts_log_count_level(&log, AUD_LOG_WARNING), HUNG_SOURCES);
+    ts_log_free(&log);
+    close(lfd);
+}
+END_TEST
+
+/* The same with answers: every source gets its keys, the fetches overlap,
+ * and a source listed twice is fetched once. */
+START_TEST(refresh_all_fetches_every_source_concurrently)
+{
+    fake_net net;
+    net_init(&net);
+    net.delay_ms = 300;
+    static const char *const urls[] = {"https://a.test/k", "https://b.test/k", "https://c.test/k",
+                                       "https://d.test/k"};
+    enum { N = sizeof urls / sizeof urls[0] };
+    aud_remote *remotes[N + 1];
+    double now = TS_NOW;
+    for (int i = 0; i < N; i++) {
+        aud_remote_config rc;
+        aud_error err = {{0}};
+        route_jwks(&net, urls[i], "k1", NULL, -1);
+        aud_remote_config_init(&rc);
+        rc.jwks_uri = urls[i];
+        rc.now = ts_clock;
+        rc.now_baton = &now;
+        rc.fetch = fake_fetch;
+        rc.fetch_baton = &net;
+        remotes[i] = aud_remote_create(&rc, &err);
+        ck_assert_msg(remotes[i] != NULL, "%s", err.text);
+    }
+    remotes[N] = remotes[0];
+    aud_remote_refresh_all(remotes, N + 1);
+    ck_assert_int_eq(net_calls(&net), N);
+    ck_assert_int_gt(net.max_in_flight, 1);
+    for (int i = 0; i < N; i++) {
+        aud_remote_status st;
+        aud_remote_get_status(remotes[i], &st);
+        ck_assert_msg(st.usable && st.keys == 1, "source %d: %s", i, st.last_error);
+        aud_remote_destroy(remotes[i]);
+    }
+    aud_remote_refresh_all(NULL, 0); /* nothing to do is fine */
+    net_free(&net);
+}
+END_TEST
+
 Suite *suite_remote(void)
 {
     Suite *s = suite_create("remote");
@@ -1329,6 +1428,8 @@ Suite *suite_remote(void)
     tcase_add_test(net, fetch_failures);
     tcase_add_test(net, fetch_of_a_slow_server_is_bounded_by_the_timeout);
     tcase_add_test(net, remote_over_loopback_end_to_end);
+    tcase_add_test(net, refresh_all_waits_once_for_many_hung_sources);
+    tcase_add_test(threads, refresh_all_fetches_every_source_concurrently);
     suite_add_tcase(s, net);
     return s;
 }

@@ -321,6 +321,50 @@ static bool key_finish(aud_key *key, const char *kid, const char *alg_name, aud_
     return true;
 }
 
+/* ROCA (CVE-2017-15361, Nemec et al., CCS 2017): Infineon's RSALib made
+ * every prime as k * M + (65537^a mod M), M a primorial. So for each small
+ * prime r dividing M, p mod r and q mod r lie in the subgroup that 65537
+ * generates in the multiplicative group mod r, and so does n = p * q mod r.
+ * Every M that RSALib used is a multiple of the odd primes below, and an
+ * ordinary modulus passes all of their tests only with negligible
+ * probability: passing all of them marks the key as RSALib's. */
+static const unsigned char roca_primes[] = {3,  5,  7,  11, 13, 17, 19, 23, 29, 31, 37, 41, 43,
+                                            47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103,
+                                            107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167};
+#define ROCA_PRIME_COUNT (sizeof roca_primes / sizeof roca_primes[0])
+
+/* For each prime, a bit per residue: whether it is a power of 65537. */
+static unsigned char roca_subgroups[ROCA_PRIME_COUNT][256 / 8];
+static pthread_once_t roca_once = PTHREAD_ONCE_INIT;
+
+static void roca_init(void)
+{
+    for (size_t i = 0; i < ROCA_PRIME_COUNT; i++) {
+        unsigned r = roca_primes[i];
+        unsigned g = 65537u % r, x = 1;
+        do {
+            roca_subgroups[i][x / 8] |= (unsigned char)(1u << (x % 8));
+            x = x * g % r;
+        } while (x != 1);
+    }
+}
+
+static bool rsa_is_roca(const BIGNUM *n)
+{
+    if (pthread_once(&roca_once, roca_init) != 0)
+        return false;
+    for (size_t i = 0; i < ROCA_PRIME_COUNT; i++) {
+        BN_ULONG residue = BN_mod_word(n, roca_primes[i]);
+        /* BN_mod_word fails only for a zero divisor; should it ever, the
+         * key is not vouched for. */
+        if (residue >= roca_primes[i])
+            return true;
+        if (!(roca_subgroups[i][residue / 8] & (1u << (residue % 8))))
+            return false;
+    }
+    return true;
+}
+
 static bool rsa_check(const EVP_PKEY *pkey, aud_error *why)
 {
     BIGNUM *n = NULL;
@@ -347,6 +391,11 @@ static bool rsa_check(const EVP_PKEY *pkey, aud_error *why)
     }
     if (!BN_is_odd(e) || BN_is_one(e)) {
         aud_error_set(why, "RSA public exponent must be odd and greater than 1");
+        goto done;
+    }
+    if (rsa_is_roca(n)) {
+        aud_error_set(why, "RSA key was made by Infineon's RSALib and is vulnerable to ROCA (CVE-2017-15361): its "
+                           "private key can be computed from the public key; replace it");
         goto done;
     }
     ok = true;
@@ -993,6 +1042,28 @@ static jwk_status jwk_parse(const json_t *jwk, aud_key **out, bool *private_seen
     return JWK_OK;
 }
 
+/* After key became the set's last: a kid already in the set (from this
+ * document or an earlier file) is legal JWKS but usually a mistake in a
+ * rotation. The verifier does not pick one of them: it tries each key with
+ * the token's kid that fits the token's alg until one verifies. */
+static void warn_duplicate_kid(const load_state *st, const aud_key *key, const char *which)
+{
+    if (key->kid == NULL)
+        return;
+    for (size_t i = 0; i + 1 < st->set->count; i++) {
+        const char *other = st->set->keys[i]->kid;
+        if (other != NULL && strcmp(other, key->kid) == 0) {
+            shown q;
+            aud_log_emit(st->log, AUD_LOG_WARNING,
+                         "%s: %s has kid '%s', as an earlier key in the set has; both are kept and both are tried: "
+                         "a token with this kid is checked against each key with it that fits its alg, in order, "
+                         "until one verifies",
+                         st->origin, which, show(key->kid, &q));
+            return;
+        }
+    }
+}
+
 static void warn_private_members(const load_state *st)
 {
     if (st->private_seen)
@@ -1032,6 +1103,9 @@ static bool load_jwks(load_state *st, const json_t *keys)
             return false;
         }
         st->added++;
+        char which[32];
+        snprintf(which, sizeof which, "keys[%zu]", index);
+        warn_duplicate_kid(st, key, which);
     }
     warn_private_members(st);
     if (st->added == 0) {
@@ -1077,6 +1151,7 @@ static bool load_json(load_state *st, const char *data, size_t len)
             aud_error_set(st->err, "%s: out of memory", st->origin);
         } else {
             st->added++;
+            warn_duplicate_kid(st, key, "the JWK");
             warn_private_members(st);
             ok = true;
         }

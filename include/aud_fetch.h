@@ -43,8 +43,7 @@ bool aud_fetch_global_init(void);
  * clock. */
 double aud_fetch_monotonic_now(void);
 
-/* Whether a numeric address, as libcurl reports the one it connected to
- * ("127.0.0.1", "::1", no brackets), reaches this host's own services:
+/* Whether a numeric address ("127.0.0.1", "::1", no brackets) reaches this host's own services:
  * 127.0.0.0/8, ::1, the unspecified 0.0.0.0 and ::, and the IPv4-mapped
  * (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) forms of the IPv4 ones.
  * False for anything that is not an address. */
@@ -67,10 +66,10 @@ bool aud_fetch_redirect_check(const char *from, const char *to, aud_error *err);
 bool aud_fetch_url_is_loopback(const char *url);
 
 /* GET url and hand back a 200 answer's body. Every hop, the first included,
- * is also judged by the address it connects to, before its request is
- * sent: plain http only to a loopback address (aud_fetch_addr_is_loopback),
- * and no hop to a loopback address after one that was not local by name
- * and address. Fails (false, reason in err) on such a connection, on
+ * is also judged by each address it is about to connect to, before the
+ * connection is made: plain http only to a loopback address
+ * (aud_fetch_addr_is_loopback), and no hop to a loopback address after one
+ * that was not local by name and by address. Fails (false, reason in err) on such a connection, on
  * a bad URL, a redirect that aud_fetch_redirect_check refuses, more than
  * AUD_FETCH_MAX_REDIRECTS redirects, a TLS failure, an answer other than
  * 200, a body over AUD_FETCH_MAX_BODY or when the timeout passes. Thread-safe;

@@ -286,30 +286,46 @@ typedef enum { HOP_FAIL, HOP_DONE, HOP_REDIRECT } hop_outcome;
 
 /* The rules that names alone cannot enforce: 0.0.0.0, [::ffff:127.0.0.1] or
  * a DNS name can all lead to this host's own services. So each hop is
- * judged again by the address it connected to, after the connection is
- * made and before a request goes out on it. */
+ * judged again by the address it is about to connect to, before a socket
+ * for it exists: a refused address never sees a connection, let alone a
+ * request. */
 typedef struct {
     bool plain_http;      /* in: http, so the address must be loopback */
     bool refuse_loopback; /* in: the hop before was remote */
     bool loopback;        /* out: the address connected to is loopback */
-    bool refused;         /* out: the guard stopped the request */
-    char address[64];     /* out: that address, as libcurl reports it */
+    bool refused;         /* out: an address was refused */
+    char address[INET6_ADDRSTRLEN]; /* out: the last one refused */
 } hop_guard;
 
-static int on_connected(void *clientp, char *primary_ip, char *local_ip, int primary_port, int local_port)
+static bool sockaddr_text(const struct sockaddr *sa, char *out, size_t size)
+{
+    if (sa->sa_family == AF_INET)
+        return inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)size);
+    if (sa->sa_family == AF_INET6)
+        return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                         (socklen_t)size);
+    return false;
+}
+
+/* libcurl calls this for every address it tries (with a proxy: the
+ * proxy's); refusing one leaves it the others. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
 {
     hop_guard *g = clientp;
+    char text[INET6_ADDRSTRLEN];
 
-    (void)local_ip;
-    (void)primary_port;
-    (void)local_port;
-    snprintf(g->address, sizeof g->address, "%s", primary_ip != NULL ? primary_ip : "");
-    g->loopback = aud_fetch_addr_is_loopback(primary_ip);
-    if ((g->plain_http && !g->loopback) || (g->refuse_loopback && g->loopback)) {
+    if (purpose != CURLSOCKTYPE_IPCXN || !sockaddr_text(&address->addr, text, sizeof text)) {
         g->refused = true;
-        return CURL_PREREQFUNC_ABORT;
+        snprintf(g->address, sizeof g->address, "%s", "an address of an unknown kind");
+        return CURL_SOCKET_BAD;
     }
-    return CURL_PREREQFUNC_OK;
+    bool loopback = aud_fetch_addr_is_loopback(text);
+    if ((g->plain_http && !loopback) || (g->refuse_loopback && loopback)) {
+        g->refused = true;
+        snprintf(g->address, sizeof g->address, "%s", text);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype, address->protocol);
 }
 
 static hop_outcome fetch_hop(const char *url, bool loopback, hop_guard *guard, const aud_fetch_options *opt,
@@ -355,18 +371,18 @@ static hop_outcome fetch_hop(const char *url, bool loopback, hop_guard *guard, c
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "mod_auth_aud");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_connected);
-    curl_easy_setopt(c, CURLOPT_PREREQDATA, guard);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, guard);
 
     rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
         shown_url shown;
         char why[CURL_ERROR_SIZE * 4 + 4];
-        if (guard->refused && guard->plain_http)
+        if (guard->refused && rc == CURLE_COULDNT_CONNECT && guard->plain_http)
             aud_error_set(err, "'%s': plain http is allowed only to a loopback address, and %s is not one",
                           show_url(url, &shown), guard->address);
-        else if (guard->refused)
-            aud_error_set(err, "refused redirect from a remote host to a loopback address ('%s' connected to %s)",
+        else if (guard->refused && rc == CURLE_COULDNT_CONNECT)
+            aud_error_set(err, "refused redirect from a remote host to a loopback address ('%s' leads to %s)",
                           show_url(url, &shown), guard->address);
         else if (s->too_big || rc == CURLE_FILESIZE_EXCEEDED)
             aud_error_set(err, "the answer is larger than %d bytes", AUD_FETCH_MAX_BODY);
@@ -378,6 +394,10 @@ static hop_outcome fetch_hop(const char *url, bool loopback, hop_guard *guard, c
                           aud_text_quote(curl_err, strlen(curl_err), sizeof curl_err, why, sizeof why));
         goto out;
     }
+    /* The address the answer came from, for the next hop's rule. */
+    char *primary = NULL;
+    guard->loopback = curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &primary) == CURLE_OK &&
+                      aud_fetch_addr_is_loopback(primary);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
         char *target = NULL;

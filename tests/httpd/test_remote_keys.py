@@ -687,7 +687,7 @@ def test_remote_redirect_to_loopback_is_refused_in_every_spelling(workdir, keys,
                        f"loopback address ('https://{shown}:{internal.port}/jwks'" in line]
             assert refused, (host, log)
             if host == name:
-                assert "connected to 127.0.0.1" in refused[0] or "connected to ::1" in refused[0], refused[0]
+                assert "leads to 127.0.0.1" in refused[0] or "leads to ::1" in refused[0], refused[0]
         # Only the direct locations asked it for anything: no request went
         # out on a refused connection.
         assert internal.count("/jwks") == reached

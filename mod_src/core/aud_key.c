@@ -333,33 +333,28 @@ static const unsigned char roca_primes[] = {3,  5,  7,  11, 13, 17, 19, 23, 29, 
                                             107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167};
 #define ROCA_PRIME_COUNT (sizeof roca_primes / sizeof roca_primes[0])
 
-/* For each prime, a bit per residue: whether it is a power of 65537. */
-static unsigned char roca_subgroups[ROCA_PRIME_COUNT][256 / 8];
-static pthread_once_t roca_once = PTHREAD_ONCE_INIT;
-
-static void roca_init(void)
+/* Whether value is a power of 65537 modulo the prime r. Walking the
+ * subgroup costs at most r - 1 steps, a few thousand per key in all. */
+static bool in_subgroup_of_65537(unsigned value, unsigned r)
 {
-    for (size_t i = 0; i < ROCA_PRIME_COUNT; i++) {
-        unsigned r = roca_primes[i];
-        unsigned g = 65537u % r, x = 1;
-        do {
-            roca_subgroups[i][x / 8] |= (unsigned char)(1u << (x % 8));
-            x = x * g % r;
-        } while (x != 1);
-    }
+    unsigned g = 65537u % r, x = 1;
+    do {
+        if (x == value)
+            return true;
+        x = x * g % r;
+    } while (x != 1);
+    return false;
 }
 
 static bool rsa_is_roca(const BIGNUM *n)
 {
-    if (pthread_once(&roca_once, roca_init) != 0)
-        return false;
     for (size_t i = 0; i < ROCA_PRIME_COUNT; i++) {
         BN_ULONG residue = BN_mod_word(n, roca_primes[i]);
         /* BN_mod_word fails only for a zero divisor; should it ever, the
          * key is not vouched for. */
         if (residue >= roca_primes[i])
             return true;
-        if (!(roca_subgroups[i][residue / 8] & (1u << (residue % 8))))
+        if (!in_subgroup_of_65537((unsigned)residue, roca_primes[i]))
             return false;
     }
     return true;

@@ -101,6 +101,19 @@ aud_key_source aud_remote_key_source(aud_remote *r);
  * not fail because an identity provider is down. */
 bool aud_remote_refresh(aud_remote *r);
 
+/* The most refreshes aud_remote_refresh_all runs at once. */
+#define AUD_REMOTE_REFRESH_THREADS 64
+
+/* aud_remote_refresh of every source, at the same time, each in a thread of
+ * its own (at most AUD_REMOTE_REFRESH_THREADS at once), returning when all
+ * are done. Since each fetch keeps to its own fetch_timeout, up to
+ * AUD_REMOTE_REFRESH_THREADS sources behind hung servers cost one such
+ * timeout (the longest of theirs), not one each: start-up waits for the
+ * slowest identity provider, not for the sum of them. A thread that cannot
+ * be started leaves its share to the caller's thread. A source listed twice
+ * is fetched once (the second finds the fetch in progress). */
+void aud_remote_refresh_all(aud_remote *const *sources, size_t n);
+
 /* What a discovery URL implies: the issuer its document must name exactly
  * and the URL of the document. Both malloc'd. */
 bool aud_remote_discovery_urls(const char *discovery, char **issuer, char **metadata_url, aud_error *err);

@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "aud_text.h"
+
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static bool init_ok;
 
@@ -27,25 +29,81 @@ bool aud_fetch_global_init(void)
 
 /* ------------------------------------------------------------- URL rules */
 
-static bool host_is_loopback(const char *host)
+bool aud_fetch_addr_is_loopback(const char *address)
 {
     struct in_addr v4;
     struct in6_addr v6;
+    uint32_t a;
+
+    if (address == NULL)
+        return false;
+    if (inet_pton(AF_INET, address, &v4) == 1) {
+        a = ntohl(v4.s_addr);
+    } else if (inet_pton(AF_INET6, address, &v6) == 1) {
+        /* Connecting to :: reaches ::1 on Linux, just as 0.0.0.0 reaches
+         * 127.0.0.1. */
+        if (IN6_IS_ADDR_LOOPBACK(&v6) || IN6_IS_ADDR_UNSPECIFIED(&v6))
+            return true;
+        /* IPv4-mapped (::ffff:a.b.c.d) and the old IPv4-compatible form
+         * (::a.b.c.d) are the IPv4 address by another name. */
+        if (!IN6_IS_ADDR_V4MAPPED(&v6) && !IN6_IS_ADDR_V4COMPAT(&v6))
+            return false;
+        memcpy(&a, v6.s6_addr + 12, 4);
+        a = ntohl(a);
+    } else {
+        return false;
+    }
+    return (a >> 24) == 127 || a == 0;
+}
+
+/* RFC 6761 reserves localhost and every name under it for this host; a
+ * trailing dot is the same name. */
+static bool name_is_localhost(const char *host, size_t len)
+{
+    static const char name[] = "localhost";
+    const size_t n = sizeof name - 1;
+
+    if (len > 0 && host[len - 1] == '.')
+        len--;
+    if (len < n || strncasecmp(host + len - n, name, n) != 0)
+        return false;
+    return len == n || host[len - n - 1] == '.';
+}
+
+/* By name: libcurl's parser has already turned 0, 0x7f.1 or 2130706433
+ * into dotted quads and hands IPv6 literals back in brackets. */
+static bool host_is_loopback(const char *host)
+{
     char buf[64];
     size_t len = strlen(host);
 
-    if (strcasecmp(host, "localhost") == 0)
+    if (name_is_localhost(host, len))
         return true;
-    if (inet_pton(AF_INET, host, &v4) == 1)
-        return (ntohl(v4.s_addr) >> 24) == 127;
-    /* libcurl hands IPv6 literals back in brackets. */
     if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof buf) {
         memcpy(buf, host + 1, len - 2);
         buf[len - 2] = '\0';
-        if (inet_pton(AF_INET6, buf, &v6) == 1)
-            return IN6_IS_ADDR_LOOPBACK(&v6);
+        return aud_fetch_addr_is_loopback(buf);
     }
-    return false;
+    return aud_fetch_addr_is_loopback(host);
+}
+
+double aud_fetch_monotonic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A URL may come from a redirect or a fetched document, so it is quoted
+ * like any other foreign text; 200 characters show any real key URL. */
+#define URL_SHOWN_CHARS 200
+typedef struct {
+    char text[URL_SHOWN_CHARS * 4 + 4];
+} shown_url;
+
+static const char *show_url(const char *url, shown_url *buf)
+{
+    return aud_text_quote(url, url != NULL ? strlen(url) : 0, URL_SHOWN_CHARS, buf->text, sizeof buf->text);
 }
 
 /* The URL's parts that the rules look at, or false with the reason. */
@@ -55,6 +113,7 @@ static bool url_parse(const char *url, bool *is_http, bool *loopback, aud_error 
     char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
     bool ok = false;
     CURLUcode rc;
+    shown_url shown;
 
     if (h == NULL) {
         aud_error_set(err, "out of memory");
@@ -66,29 +125,30 @@ static bool url_parse(const char *url, bool *is_http, bool *loopback, aud_error 
     }
     rc = curl_url_set(h, CURLUPART_URL, url, 0);
     if (rc != CURLUE_OK) {
-        aud_error_set(err, "'%s' is not a valid URL: %s", url, curl_url_strerror(rc));
+        aud_error_set(err, "'%s' is not a valid URL: %s", show_url(url, &shown), curl_url_strerror(rc));
         goto out;
     }
     if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
-        aud_error_set(err, "'%s' is not a valid URL: it needs a scheme and a host", url);
+        aud_error_set(err, "'%s' is not a valid URL: it needs a scheme and a host", show_url(url, &shown));
         goto out;
     }
     if (strcasecmp(scheme, "https") != 0 && strcasecmp(scheme, "http") != 0) {
-        aud_error_set(err, "'%s': only https (or http to a loopback host) is allowed", url);
+        aud_error_set(err, "'%s': only https (or http to a loopback host) is allowed", show_url(url, &shown));
         goto out;
     }
     /* Credentials in a URL end up in logs and error messages. */
     if (curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK ||
         curl_url_get(h, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK) {
-        aud_error_set(err, "'%s': user names and passwords in key URLs are not supported", url);
+        /* Nor is this message the place to repeat one. */
+        aud_error_set(err, "a key URL with a user name or password is not supported");
         goto out;
     }
     *is_http = strcasecmp(scheme, "http") == 0;
     *loopback = host_is_loopback(host);
     if (*is_http && !*loopback) {
         aud_error_set(err, "'%s': https is required (plain http is allowed only to 127.0.0.0/8, ::1 and localhost)",
-                      url);
+                      show_url(url, &shown));
         goto out;
     }
     ok = true;
@@ -111,19 +171,21 @@ bool aud_fetch_redirect_check(const char *from, const char *to, aud_error *err)
 {
     bool from_http, from_loopback, to_http, to_loopback;
     aud_error why;
+    shown_url shown;
 
     if (!url_parse(from, &from_http, &from_loopback, &why) || !url_parse(to, &to_http, &to_loopback, &why)) {
         aud_error_set(err, "refused redirect: %s", why.text);
         return false;
     }
     if (!from_http && to_http) {
-        aud_error_set(err, "refused redirect from https to plain http ('%s')", to);
+        aud_error_set(err, "refused redirect from https to plain http ('%s')", show_url(to, &shown));
         return false;
     }
     /* A remote server must not be able to point this server at its own
      * loopback services. */
     if (!from_loopback && to_loopback) {
-        aud_error_set(err, "refused redirect from a remote host to a loopback address ('%s')", to);
+        aud_error_set(err, "refused redirect from a remote host to a loopback address ('%s')",
+                      show_url(to, &shown));
         return false;
     }
     return true;
@@ -220,17 +282,54 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-static double monotonic_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 typedef enum { HOP_FAIL, HOP_DONE, HOP_REDIRECT } hop_outcome;
 
-static hop_outcome fetch_hop(const char *url, bool loopback, const aud_fetch_options *opt, double remaining,
-                             sink *s, char **location, aud_error *err)
+/* The rules that names alone cannot enforce: 0.0.0.0, [::ffff:127.0.0.1] or
+ * a DNS name can all lead to this host's own services. So each hop is
+ * judged again by the address it is about to connect to, before a socket
+ * for it exists: a refused address never sees a connection, let alone a
+ * request. */
+typedef struct {
+    bool plain_http;      /* in: http, so the address must be loopback */
+    bool refuse_loopback; /* in: the hop before was remote */
+    bool loopback;        /* out: the address connected to is loopback */
+    bool refused;         /* out: an address was refused */
+    char address[INET6_ADDRSTRLEN]; /* out: the last one refused */
+} hop_guard;
+
+static bool sockaddr_text(const struct sockaddr *sa, char *out, size_t size)
+{
+    if (sa->sa_family == AF_INET)
+        return inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)size);
+    if (sa->sa_family == AF_INET6)
+        return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                         (socklen_t)size);
+    return false;
+}
+
+/* libcurl calls this for every address it tries (with a proxy: the
+ * proxy's); refusing one leaves it the others. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+    hop_guard *g = clientp;
+    char text[INET6_ADDRSTRLEN];
+
+    if (purpose != CURLSOCKTYPE_IPCXN || !sockaddr_text(&address->addr, text, sizeof text)) {
+        g->refused = true;
+        snprintf(g->address, sizeof g->address, "%s", "an address of an unknown kind");
+        return CURL_SOCKET_BAD;
+    }
+    bool loopback = aud_fetch_addr_is_loopback(text);
+    if ((g->plain_http && !loopback) || (g->refuse_loopback && loopback)) {
+        g->refused = true;
+        snprintf(g->address, sizeof g->address, "%s", text);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype, address->protocol);
+}
+
+static hop_outcome fetch_hop(const char *url, bool loopback, hop_guard *guard, const aud_fetch_options *opt,
+                             double remaining, sink *s, char **location, aud_error *err)
 {
     CURL *c = curl_easy_init();
     char curl_err[CURL_ERROR_SIZE];
@@ -272,17 +371,33 @@ static hop_outcome fetch_hop(const char *url, bool loopback, const aud_fetch_opt
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "mod_auth_aud");
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, guard);
 
     rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
-        if (s->too_big || rc == CURLE_FILESIZE_EXCEEDED)
+        shown_url shown;
+        char why[CURL_ERROR_SIZE * 4 + 4];
+        if (guard->refused && rc == CURLE_COULDNT_CONNECT && guard->plain_http)
+            aud_error_set(err, "'%s': plain http is allowed only to a loopback address, and %s is not one",
+                          show_url(url, &shown), guard->address);
+        else if (guard->refused && rc == CURLE_COULDNT_CONNECT)
+            aud_error_set(err, "refused redirect from a remote host to a loopback address ('%s' leads to %s)",
+                          show_url(url, &shown), guard->address);
+        else if (s->too_big || rc == CURLE_FILESIZE_EXCEEDED)
             aud_error_set(err, "the answer is larger than %d bytes", AUD_FETCH_MAX_BODY);
         else if (rc == CURLE_OPERATION_TIMEDOUT)
             aud_error_set(err, "no complete answer within %.0f s", opt->timeout);
         else
-            aud_error_set(err, "%s%s%s", curl_easy_strerror(rc), curl_err[0] ? ": " : "", curl_err);
+            /* libcurl's detail can repeat a host name from a Location. */
+            aud_error_set(err, "%s%s%s", curl_easy_strerror(rc), curl_err[0] ? ": " : "",
+                          aud_text_quote(curl_err, strlen(curl_err), sizeof curl_err, why, sizeof why));
         goto out;
     }
+    /* The address the answer came from, for the next hop's rule. */
+    char *primary = NULL;
+    guard->loopback = curl_easy_getinfo(c, CURLINFO_PRIMARY_IP, &primary) == CURLE_OK &&
+                      aud_fetch_addr_is_loopback(primary);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
         char *target = NULL;
@@ -314,6 +429,9 @@ bool aud_fetch_get(const char *url, const aud_fetch_options *options, aud_fetch_
     char *current = NULL, *previous = NULL;
     double deadline;
     bool ok = false;
+    /* Whether the hop before was local by name and by address alike: a
+     * remote name that happens to resolve to loopback gets no trust. */
+    bool previous_local = false;
 
     memset(out, 0, sizeof *out);
     out->max_age = -1;
@@ -326,7 +444,7 @@ bool aud_fetch_get(const char *url, const aud_fetch_options *options, aud_fetch_
         aud_error_set(err, "libcurl cannot be initialised");
         return false;
     }
-    deadline = monotonic_now() + opt.timeout;
+    deadline = aud_fetch_monotonic_now() + opt.timeout;
     current = strdup(url != NULL ? url : "");
     if (current == NULL) {
         aud_error_set(err, "out of memory");
@@ -339,6 +457,7 @@ bool aud_fetch_get(const char *url, const aud_fetch_options *options, aud_fetch_
         char *location = NULL;
         double remaining;
         hop_outcome outcome;
+        hop_guard guard;
 
         if (hop > 0 && !aud_fetch_redirect_check(previous, current, err))
             break;
@@ -346,12 +465,16 @@ bool aud_fetch_get(const char *url, const aud_fetch_options *options, aud_fetch_
             aud_error_set(err, "%s", why.text);
             break;
         }
-        remaining = deadline - monotonic_now();
+        remaining = deadline - aud_fetch_monotonic_now();
         if (remaining <= 0) {
             aud_error_set(err, "no complete answer within %.0f s", opt.timeout);
             break;
         }
-        outcome = fetch_hop(current, loopback, &opt, remaining, &s, &location, err);
+        memset(&guard, 0, sizeof guard);
+        guard.plain_http = is_http;
+        guard.refuse_loopback = hop > 0 && !previous_local;
+        outcome = fetch_hop(current, loopback, &guard, &opt, remaining, &s, &location, err);
+        previous_local = loopback && guard.loopback;
         if (outcome == HOP_DONE) {
             if (s.data == NULL) {
                 s.data = strdup("");
@@ -363,6 +486,7 @@ bool aud_fetch_get(const char *url, const aud_fetch_options *options, aud_fetch_
             out->body = s.data;
             out->len = s.len;
             out->max_age = s.max_age;
+            out->local = previous_local;
             ok = true;
             break;
         }

@@ -25,6 +25,7 @@
 
 #include "aud_b64.h"
 #include "aud_json.h"
+#include "aud_text.h"
 
 /* OpenSSL itself refuses to verify with larger moduli; saying so at load time
  * beats a key that silently never verifies anything. */
@@ -34,9 +35,8 @@
  * wrong path (a log file, /dev/zero) cannot exhaust memory. */
 #define KEY_FILE_MAX (4u * 1024u * 1024u)
 #define SECRET_FILE_MAX (64u * 1024u)
-/* Enough of a kid to recognise it in a message. */
-#define KID_SHOWN_MAX 64
-#define KID_BUF (KID_SHOWN_MAX + 8) /* room for "..." and the NUL */
+/* Enough of a kid, kty, crv or alg to recognise it in a message. */
+#define SHOWN_CHARS 64
 
 /* Index of SHA-256/384/512 in the tables below. */
 enum { HASH_256, HASH_384, HASH_512, HASH_COUNT };
@@ -114,37 +114,95 @@ static const EVP_MD *md_for(aud_alg alg)
 /* ------------------------------------------------------------------------ */
 /* Keys */
 
+/* Everything this file knows about each EC curve; nothing else spells a
+ * curve out. */
+typedef struct {
+    aud_key_type type;
+    const char *crv;   /* the JWK "crv" (RFC 7518 6.2.1.1), also the name in messages */
+    const char *group; /* OpenSSL's group name */
+    int nid;
+    size_t coordinate_len; /* bytes of x, of y, and of R and S in a signature */
+    const char *phrase;    /* for "alg ... does not fit <phrase>" */
+} ec_curve;
+
+static const ec_curve ec_curves[] = {
+    {AUD_KEY_EC_P256, "P-256", "prime256v1", NID_X9_62_prime256v1, 32, "an EC P-256 key"},
+    {AUD_KEY_EC_P384, "P-384", "secp384r1", NID_secp384r1, 48, "an EC P-384 key"},
+    {AUD_KEY_EC_P521, "P-521", "secp521r1", NID_secp521r1, 66, "an EC P-521 key"},
+};
+#define EC_CURVE_COUNT (sizeof ec_curves / sizeof ec_curves[0])
+
+static const ec_curve *ec_curve_of_type(aud_key_type type)
+{
+    for (size_t i = 0; i < EC_CURVE_COUNT; i++)
+        if (ec_curves[i].type == type)
+            return &ec_curves[i];
+    return NULL;
+}
+
+static const ec_curve *ec_curve_of_crv(const char *crv)
+{
+    for (size_t i = 0; i < EC_CURVE_COUNT; i++)
+        if (strcmp(ec_curves[i].crv, crv) == 0)
+            return &ec_curves[i];
+    return NULL;
+}
+
+static const ec_curve *ec_curve_of_nid(int nid)
+{
+    for (size_t i = 0; i < EC_CURVE_COUNT; i++)
+        if (ec_curves[i].nid == nid)
+            return &ec_curves[i];
+    return NULL;
+}
+
+/* "P-256, P-384 and P-521", for the messages that refuse other curves. */
+static const char *ec_curve_list(char *buf, size_t size)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < EC_CURVE_COUNT && o < size; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == EC_CURVE_COUNT ? " and " : ", ";
+        int n = snprintf(buf + o, size - o, "%s%s", sep, ec_curves[i].crv);
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
+    return buf;
+}
+
 static const char *type_phrase(aud_key_type type)
 {
+    const ec_curve *curve = ec_curve_of_type(type);
+    if (curve != NULL)
+        return curve->phrase;
     switch (type) {
     case AUD_KEY_RSA:
         return "an RSA key";
-    case AUD_KEY_EC_P256:
-        return "an EC P-256 key";
-    case AUD_KEY_EC_P384:
-        return "an EC P-384 key";
-    case AUD_KEY_EC_P521:
-        return "an EC P-521 key";
     case AUD_KEY_ED25519:
         return "an Ed25519 key";
     case AUD_KEY_OCT:
         return "an HMAC secret";
+    default:
+        return "a key";
     }
-    return "a key";
 }
 
 static size_t ec_coordinate_len(aud_key_type type)
 {
-    switch (type) {
-    case AUD_KEY_EC_P256:
-        return 32;
-    case AUD_KEY_EC_P384:
-        return 48;
-    case AUD_KEY_EC_P521:
-        return 66;
-    default:
-        return 0;
-    }
+    const ec_curve *curve = ec_curve_of_type(type);
+    return curve != NULL ? curve->coordinate_len : 0;
+}
+
+/* Text from a key file or a fetched document (a kid, a kty, a curve name)
+ * as it may appear in a message: through the one sanitiser. */
+typedef struct {
+    char text[SHOWN_CHARS * 4 + 4];
+} shown;
+
+static const char *show(const char *text, shown *buf)
+{
+    return aud_text_quote(text, text != NULL ? strlen(text) : 0, SHOWN_CHARS, buf->text, sizeof buf->text);
 }
 
 /* The type/curve/length rule alone, without the key's own "alg". */
@@ -198,42 +256,18 @@ static void key_free(aud_key *key)
     free(key);
 }
 
-/* A kid comes from a file that may be remote (a JWKS); whatever it holds must
- * not be able to forge log lines. */
-static void kid_for_message(const char *kid, char *out, size_t out_size)
-{
-    size_t len = strlen(kid);
-    size_t shown = len > KID_SHOWN_MAX ? KID_SHOWN_MAX : len;
-    /* Never cut a UTF-8 sequence in half. */
-    while (shown < len && shown > 0 && ((unsigned char)kid[shown] & 0xC0) == 0x80)
-        shown--;
-    size_t o = 0;
-    for (size_t i = 0; i < shown && o + 1 < out_size; i++) {
-        unsigned char c = (unsigned char)kid[i];
-        out[o++] = (c < 0x20 || c == 0x7f || c == '\'') ? '?' : (char)c;
-    }
-    if (shown < len && o + 4 < out_size) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-}
-
 static bool key_describe_init(aud_key *key)
 {
     char what[64];
+    const ec_curve *curve = ec_curve_of_type(key->type);
     switch (key->type) {
     case AUD_KEY_RSA:
         snprintf(what, sizeof what, "RSA %u-bit key", key->bits);
         break;
     case AUD_KEY_EC_P256:
-        snprintf(what, sizeof what, "EC P-256 key");
-        break;
     case AUD_KEY_EC_P384:
-        snprintf(what, sizeof what, "EC P-384 key");
-        break;
     case AUD_KEY_EC_P521:
-        snprintf(what, sizeof what, "EC P-521 key");
+        snprintf(what, sizeof what, "EC %s key", curve != NULL ? curve->crv : "?");
         break;
     case AUD_KEY_ED25519:
         snprintf(what, sizeof what, "Ed25519 key");
@@ -243,12 +277,12 @@ static bool key_describe_init(aud_key *key)
         snprintf(what, sizeof what, "HMAC secret of %zu bytes", key->secret_len);
         break;
     }
-    char kid[KID_BUF];
+    shown kid;
     if (key->kid != NULL)
-        kid_for_message(key->kid, kid, sizeof kid);
-    char text[sizeof what + sizeof kid + 32];
+        show(key->kid, &kid);
+    char text[sizeof what + sizeof kid.text + 32];
     snprintf(text, sizeof text, "%s %s%s%s%s%s", what, key->kid != NULL ? "'" : "(no kid)",
-             key->kid != NULL ? kid : "", key->kid != NULL ? "'" : "", key->has_alg ? ", alg " : "",
+             key->kid != NULL ? kid.text : "", key->kid != NULL ? "'" : "", key->has_alg ? ", alg " : "",
              key->has_alg ? aud_alg_name(key->alg) : "");
     key->description = strdup(text);
     return key->description != NULL;
@@ -261,7 +295,8 @@ static bool key_finish(aud_key *key, const char *kid, const char *alg_name, aud_
     if (alg_name != NULL) {
         aud_alg alg;
         if (!aud_alg_from_name(alg_name, &alg)) {
-            aud_error_set(why, "alg \"%.32s\" is not a supported signature algorithm", alg_name);
+            shown q;
+            aud_error_set(why, "alg \"%s\" is not a supported signature algorithm", show(alg_name, &q));
             return false;
         }
         if (!type_fits_alg(key->type, key->secret_len, alg)) {
@@ -282,6 +317,45 @@ static bool key_finish(aud_key *key, const char *kid, const char *alg_name, aud_
     if (!key_describe_init(key)) {
         aud_error_set(why, "out of memory");
         return false;
+    }
+    return true;
+}
+
+/* ROCA (CVE-2017-15361, Nemec et al., CCS 2017): Infineon's RSALib made
+ * every prime as k * M + (65537^a mod M), M a primorial. So for each small
+ * prime r dividing M, p mod r and q mod r lie in the subgroup that 65537
+ * generates in the multiplicative group mod r, and so does n = p * q mod r.
+ * Every M that RSALib used is a multiple of the odd primes below, and an
+ * ordinary modulus passes all of their tests only with negligible
+ * probability: passing all of them marks the key as RSALib's. */
+static const unsigned char roca_primes[] = {3,  5,  7,  11, 13, 17, 19, 23, 29, 31, 37, 41, 43,
+                                            47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103,
+                                            107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167};
+#define ROCA_PRIME_COUNT (sizeof roca_primes / sizeof roca_primes[0])
+
+/* Whether value is a power of 65537 modulo the prime r. Walking the
+ * subgroup costs at most r - 1 steps, a few thousand per key in all. */
+static bool in_subgroup_of_65537(unsigned value, unsigned r)
+{
+    unsigned g = 65537u % r, x = 1;
+    do {
+        if (x == value)
+            return true;
+        x = x * g % r;
+    } while (x != 1);
+    return false;
+}
+
+static bool rsa_is_roca(const BIGNUM *n)
+{
+    for (size_t i = 0; i < ROCA_PRIME_COUNT; i++) {
+        BN_ULONG residue = BN_mod_word(n, roca_primes[i]);
+        /* BN_mod_word fails only for a zero divisor; should it ever, the
+         * key is not vouched for. */
+        if (residue >= roca_primes[i])
+            return true;
+        if (!in_subgroup_of_65537((unsigned)residue, roca_primes[i]))
+            return false;
     }
     return true;
 }
@@ -314,6 +388,11 @@ static bool rsa_check(const EVP_PKEY *pkey, aud_error *why)
         aud_error_set(why, "RSA public exponent must be odd and greater than 1");
         goto done;
     }
+    if (rsa_is_roca(n)) {
+        aud_error_set(why, "RSA key was made by Infineon's RSALib and is vulnerable to ROCA (CVE-2017-15361): its "
+                           "private key can be computed from the public key; replace it");
+        goto done;
+    }
     ok = true;
 done:
     BN_free(n);
@@ -329,20 +408,14 @@ static bool ec_check(EVP_PKEY *pkey, aud_key_type *type, aud_error *why)
         aud_error_set(why, "EC key without a named curve (explicit curve parameters are not supported)");
         return false;
     }
-    switch (OBJ_txt2nid(group)) {
-    case NID_X9_62_prime256v1:
-        *type = AUD_KEY_EC_P256;
-        break;
-    case NID_secp384r1:
-        *type = AUD_KEY_EC_P384;
-        break;
-    case NID_secp521r1:
-        *type = AUD_KEY_EC_P521;
-        break;
-    default:
-        aud_error_set(why, "EC curve %s is not supported; only P-256, P-384 and P-521", group);
+    const ec_curve *curve = ec_curve_of_nid(OBJ_txt2nid(group));
+    if (curve == NULL) {
+        shown q;
+        char list[64];
+        aud_error_set(why, "EC curve %s is not supported; only %s", show(group, &q), ec_curve_list(list, sizeof list));
         return false;
     }
+    *type = curve->type;
     /* Parsers generally refuse points off the curve already; this also
      * catches the point at infinity and a point outside the prime-order
      * subgroup, whatever path the key came in by. */
@@ -350,7 +423,7 @@ static bool ec_check(EVP_PKEY *pkey, aud_key_type *type, aud_error *why)
     bool ok = ctx != NULL && EVP_PKEY_public_check(ctx) == 1;
     EVP_PKEY_CTX_free(ctx);
     if (!ok)
-        aud_error_set(why, "EC public key is not a valid point on %s", group);
+        aud_error_set(why, "EC public key is not a valid point on %s", curve->crv);
     return ok;
 }
 
@@ -591,8 +664,9 @@ static bool pem_block(load_state *st, size_t index, const char *name, const char
         aud_log_emit(st->log, AUD_LOG_DEBUG, "%s: PEM block %zu (EC PARAMETERS) ignored", st->origin, index);
         return true;
     } else {
-        aud_error_set(st->err, "%s: PEM block %zu is \"%.40s\", not a public key, certificate or private key",
-                      st->origin, index, name);
+        shown q;
+        aud_error_set(st->err, "%s: PEM block %zu is \"%s\", not a public key, certificate or private key",
+                      st->origin, index, show(name, &q));
         return false;
     }
 
@@ -778,25 +852,17 @@ done:
 
 static aud_key *jwk_ec(const json_t *jwk, aud_error *why)
 {
-    static const struct {
-        const char *crv;
-        const char *group;
-        size_t len;
-    } curves[] = {
-        {"P-256", "prime256v1", 32},
-        {"P-384", "secp384r1", 48},
-        {"P-521", "secp521r1", 66},
-    };
     const char *crv = json_string_value(json_object_get(jwk, "crv"));
     if (crv == NULL) {
         aud_error_set(why, "member \"crv\" is missing or not a string");
         return NULL;
     }
-    size_t c = 0;
-    while (c < sizeof curves / sizeof curves[0] && strcmp(crv, curves[c].crv) != 0)
-        c++;
-    if (c == sizeof curves / sizeof curves[0]) {
-        aud_error_set(why, "EC curve \"%.32s\" is not supported; only P-256, P-384 and P-521", crv);
+    const ec_curve *curve = ec_curve_of_crv(crv);
+    if (curve == NULL) {
+        shown q;
+        char list[64];
+        aud_error_set(why, "EC curve \"%s\" is not supported; only %s", show(crv, &q),
+                      ec_curve_list(list, sizeof list));
         return NULL;
     }
 
@@ -810,12 +876,12 @@ static aud_key *jwk_ec(const json_t *jwk, aud_error *why)
     if (!jwk_bytes(jwk, "x", &x, &x_len, why) || !jwk_bytes(jwk, "y", &y, &y_len, why))
         goto done;
     /* RFC 7518 6.2.1.2: the full coordinate length, leading zeros kept. */
-    if (x_len != curves[c].len || y_len != curves[c].len) {
-        aud_error_set(why, "\"%s\" is %zu bytes; %s needs exactly %zu", x_len != curves[c].len ? "x" : "y",
-                      x_len != curves[c].len ? x_len : y_len, crv, curves[c].len);
+    if (x_len != curve->coordinate_len || y_len != curve->coordinate_len) {
+        aud_error_set(why, "\"%s\" is %zu bytes; %s needs exactly %zu", x_len != curve->coordinate_len ? "x" : "y",
+                      x_len != curve->coordinate_len ? x_len : y_len, curve->crv, curve->coordinate_len);
         goto done;
     }
-    size_t point_len = 1 + 2 * curves[c].len;
+    size_t point_len = 1 + 2 * curve->coordinate_len;
     point = malloc(point_len);
     bld = OSSL_PARAM_BLD_new();
     if (point == NULL || bld == NULL) {
@@ -825,14 +891,14 @@ static aud_key *jwk_ec(const json_t *jwk, aud_error *why)
     point[0] = 0x04; /* uncompressed */
     memcpy(point + 1, x, x_len);
     memcpy(point + 1 + x_len, y, y_len);
-    if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curves[c].group, 0) ||
+    if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curve->group, 0) ||
         !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, point_len)) {
         aud_error_set(why, "out of memory");
         goto done;
     }
     EVP_PKEY *pkey = pkey_from_params("EC", bld);
     if (pkey == NULL) {
-        aud_error_set(why, "(x, y) is not a point on %s", crv);
+        aud_error_set(why, "(x, y) is not a point on %s", curve->crv);
         goto done;
     }
     key = key_from_pkey(pkey, why);
@@ -852,7 +918,8 @@ static aud_key *jwk_okp(const json_t *jwk, aud_error *why)
         return NULL;
     }
     if (strcmp(crv, "Ed25519") != 0) {
-        aud_error_set(why, "OKP curve \"%.32s\" is not supported; only Ed25519", crv);
+        shown q;
+        aud_error_set(why, "OKP curve \"%s\" is not supported; only Ed25519", show(crv, &q));
         return NULL;
     }
     unsigned char *x = NULL;
@@ -917,7 +984,8 @@ static jwk_status jwk_parse(const json_t *jwk, aud_key **out, bool *private_seen
     /* Checked before "alg": an encryption key's alg (RSA-OAEP, ...) is
      * rightly unknown here, and the key is simply not for us. */
     if (use != NULL && strcmp(use, "sig") != 0) {
-        aud_error_set(why, "use \"%.32s\", not \"sig\"", use);
+        shown q;
+        aud_error_set(why, "use \"%s\", not \"sig\"", show(use, &q));
         return strcmp(use, "enc") == 0 ? JWK_NOT_SIG : JWK_BAD;
     }
     const json_t *ops = json_object_get(jwk, "key_ops");
@@ -955,7 +1023,8 @@ static jwk_status jwk_parse(const json_t *jwk, aud_key **out, bool *private_seen
     } else if (strcmp(kty, "oct") == 0) {
         key = jwk_oct(jwk, why);
     } else {
-        aud_error_set(why, "unsupported kty \"%.32s\"", kty);
+        shown q;
+        aud_error_set(why, "unsupported kty \"%s\"", show(kty, &q));
         return JWK_BAD;
     }
     if (key == NULL)
@@ -966,6 +1035,28 @@ static jwk_status jwk_parse(const json_t *jwk, aud_key **out, bool *private_seen
     }
     *out = key;
     return JWK_OK;
+}
+
+/* After key became the set's last: a kid already in the set (from this
+ * document or an earlier file) is legal JWKS but usually a mistake in a
+ * rotation. The verifier does not pick one of them: it tries each key with
+ * the token's kid that fits the token's alg until one verifies. */
+static void warn_duplicate_kid(const load_state *st, const aud_key *key, const char *which)
+{
+    if (key->kid == NULL)
+        return;
+    for (size_t i = 0; i + 1 < st->set->count; i++) {
+        const char *other = st->set->keys[i]->kid;
+        if (other != NULL && strcmp(other, key->kid) == 0) {
+            shown q;
+            aud_log_emit(st->log, AUD_LOG_WARNING,
+                         "%s: %s has kid '%s', as an earlier key in the set has; both are kept and both are tried: "
+                         "a token with this kid is checked against each key with it that fits its alg, in order, "
+                         "until one verifies",
+                         st->origin, which, show(key->kid, &q));
+            return;
+        }
+    }
 }
 
 static void warn_private_members(const load_state *st)
@@ -982,12 +1073,11 @@ static bool load_jwks(load_state *st, const json_t *keys)
     const json_t *jwk;
     size_t skipped = 0;
     json_array_foreach(keys, index, jwk) {
-        char label[KID_BUF + 16] = "";
+        char label[sizeof(shown) + 16] = "";
         const json_t *kid = json_object_get(jwk, "kid");
         if (json_is_string(kid)) {
-            char shown[KID_BUF];
-            kid_for_message(json_string_value(kid), shown, sizeof shown);
-            snprintf(label, sizeof label, " (kid '%s')", shown);
+            shown q;
+            snprintf(label, sizeof label, " (kid '%s')", show(json_string_value(kid), &q));
         }
         aud_error why;
         aud_key *key = NULL;
@@ -1008,6 +1098,9 @@ static bool load_jwks(load_state *st, const json_t *keys)
             return false;
         }
         st->added++;
+        char which[32];
+        snprintf(which, sizeof which, "keys[%zu]", index);
+        warn_duplicate_kid(st, key, which);
     }
     warn_private_members(st);
     if (st->added == 0) {
@@ -1026,7 +1119,9 @@ static bool load_json(load_state *st, const char *data, size_t len)
     aud_error why;
     json_t *root = aud_json_parse_object(data, len, &why);
     if (root == NULL) {
-        aud_error_set(st->err, "%s: %s", st->origin, why.text);
+        /* The parser's message can repeat bytes of the document. */
+        char q[sizeof why.text * 4 + 4];
+        aud_error_set(st->err, "%s: %s", st->origin, aud_text_quote(why.text, strlen(why.text), sizeof why.text, q, sizeof q));
         return false;
     }
     bool ok = false;
@@ -1051,6 +1146,7 @@ static bool load_json(load_state *st, const char *data, size_t len)
             aud_error_set(st->err, "%s: out of memory", st->origin);
         } else {
             st->added++;
+            warn_duplicate_kid(st, key, "the JWK");
             warn_private_members(st);
             ok = true;
         }

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "aud_json.h"
+#include "aud_text.h"
 
 #define STORE_MAGIC 0x41554452u /* "AUDR" */
 /* Someone that claimed a fetch and then vanished (a child killed mid-fetch)
@@ -102,11 +103,16 @@ struct aud_remote {
 
 /* ------------------------------------------------------------ helpers */
 
-static double mono_now(void)
+/* A URL from a discovery document, or any other foreign text, as it may
+ * appear in a message. */
+#define SHOWN_CHARS 200
+typedef struct {
+    char text[SHOWN_CHARS * 4 + 4];
+} shown;
+
+static const char *show(const char *text, shown *buf)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return aud_text_quote(text, text != NULL ? strlen(text) : 0, SHOWN_CHARS, buf->text, sizeof buf->text);
 }
 
 static bool own_lock(void *baton)
@@ -413,7 +419,8 @@ static char *filter_jwks(const aud_remote *r, const char *body, size_t len, cons
     json_t *k;
 
     if (doc == NULL) {
-        aud_error_set(err, "%s: not a JSON object (%s)", origin, why.text);
+        shown q; /* the parser's message can repeat bytes of the document */
+        aud_error_set(err, "%s: not a JSON object (%s)", origin, show(why.text, &q));
         return NULL;
     }
     keys = json_object_get(doc, "keys");
@@ -469,28 +476,31 @@ typedef struct {
 static bool fetch_one(aud_remote *r, const char *url, double deadline, aud_fetch_response *resp, aud_error *err)
 {
     aud_fetch_options opt;
-    double remaining = deadline - mono_now();
+    double remaining = deadline - aud_fetch_monotonic_now();
     aud_error why;
+    shown q; /* url may be a discovery document's jwks_uri */
 
     if (remaining <= 0.001) {
-        aud_error_set(err, "%s: no time left within the fetch timeout of %.0f s", url, r->fetch_timeout);
+        aud_error_set(err, "%s: no time left within the fetch timeout of %.0f s", show(url, &q), r->fetch_timeout);
         return false;
     }
     opt.timeout = remaining;
     opt.ca_file = r->ca_file;
     memset(&why, 0, sizeof why);
+    memset(resp, 0, sizeof *resp);
     bool ok = r->fetch != NULL ? r->fetch(r->fetch_baton, url, &opt, resp, &why) : aud_fetch_get(url, &opt, resp, &why);
     if (!ok)
-        aud_error_set(err, "%s: %s", url, why.text[0] ? why.text : "fetch failed");
+        aud_error_set(err, "%s: %s", show(url, &q), why.text[0] ? why.text : "fetch failed");
     return ok;
 }
 
 static void do_fetch(aud_remote *r, fetch_result *res)
 {
-    double deadline = mono_now() + r->fetch_timeout;
+    double deadline = aud_fetch_monotonic_now() + r->fetch_timeout;
     aud_fetch_response resp;
     const char *jwks_url = r->url;
     char *discovered = NULL;
+    shown origin, q;
 
     memset(res, 0, sizeof *res);
     res->max_age = -1;
@@ -498,19 +508,24 @@ static void do_fetch(aud_remote *r, fetch_result *res)
         aud_error why;
         if (!fetch_one(r, r->metadata_url, deadline, &resp, &res->err))
             return;
+        bool meta_local = resp.local;
         json_t *meta = aud_json_parse_object(resp.body, resp.len, &why);
         aud_fetch_response_free(&resp);
         if (meta == NULL) {
-            aud_error_set(&res->err, "%s: not a JSON object (%s)", r->metadata_url, why.text);
+            aud_error_set(&res->err, "%s: not a JSON object (%s)", r->metadata_url, show(why.text, &q));
             return;
         }
         const char *iss = json_string_value(json_object_get(meta, "issuer"));
         const char *uri = json_string_value(json_object_get(meta, "jwks_uri"));
         if (iss == NULL || strcmp(iss, r->issuer) != 0) {
-            /* Only the first bytes of a foreign value: it is the server's,
-             * not ours, and may be anything. */
-            aud_error_set(&res->err, "%s: the document's issuer %s%.120s%s is not the configured issuer '%s'",
-                          r->metadata_url, iss ? "'" : "", iss ? iss : "(missing)", iss ? "'" : "", r->issuer);
+            /* Only the first characters of a foreign value: it is the
+             * server's, not ours, and may be anything. */
+            char foreign[120 * 4 + 4];
+            if (iss != NULL)
+                aud_text_quote(iss, json_string_length(json_object_get(meta, "issuer")), 120, foreign,
+                               sizeof foreign);
+            aud_error_set(&res->err, "%s: the document's issuer %s%s%s is not the configured issuer '%s'",
+                          r->metadata_url, iss ? "'" : "", iss ? foreign : "(missing)", iss ? "'" : "", r->issuer);
             res->refused = true;
             json_decref(meta);
             return;
@@ -522,6 +537,15 @@ static void do_fetch(aud_remote *r, fetch_result *res)
         }
         if (!aud_fetch_url_check(uri, &why)) {
             aud_error_set(&res->err, "%s: its jwks_uri is refused: %s", r->metadata_url, why.text);
+            json_decref(meta);
+            return;
+        }
+        /* The redirect rule, for a URL that a document names: a remote
+         * server must not point this one at its own loopback services. */
+        if (!meta_local && aud_fetch_url_is_loopback(uri)) {
+            aud_error_set(&res->err,
+                          "%s: its jwks_uri '%s' is refused: a document from a remote host names a loopback one",
+                          r->metadata_url, show(uri, &q));
             json_decref(meta);
             return;
         }
@@ -537,14 +561,16 @@ static void do_fetch(aud_remote *r, fetch_result *res)
         free(discovered);
         return;
     }
+    show(jwks_url, &origin);
     res->max_age = resp.max_age;
-    res->doc = filter_jwks(r, resp.body, resp.len, jwks_url, &res->err);
+    res->doc = filter_jwks(r, resp.body, resp.len, origin.text, &res->err);
     aud_fetch_response_free(&resp);
     if (res->doc != NULL) {
         res->set = aud_keyset_create();
         if (res->set == NULL) {
             aud_error_set(&res->err, "out of memory");
-        } else if (aud_keyset_load_buffer(res->set, res->doc, strlen(res->doc), jwks_url, &r->logger, &res->err)) {
+        } else if (aud_keyset_load_buffer(res->set, res->doc, strlen(res->doc), origin.text, &r->logger,
+                                          &res->err)) {
             res->ok = true;
         }
     }
@@ -772,10 +798,10 @@ static bool sync_store(aud_remote *r, double now, enum sync_why why, uint32_t *s
  * and this check has no keys to go on meanwhile. */
 static void wait_for_change(aud_remote *r, uint32_t from)
 {
-    double deadline = mono_now() + r->fetch_timeout;
+    double deadline = aud_fetch_monotonic_now() + r->fetch_timeout;
     struct timespec step = {0, WAIT_STEP_NS};
 
-    while (atomic_load_explicit(&mem_of(r)->generation, memory_order_acquire) == from && mono_now() < deadline)
+    while (atomic_load_explicit(&mem_of(r)->generation, memory_order_acquire) == from && aud_fetch_monotonic_now() < deadline)
         nanosleep(&step, NULL);
 }
 
@@ -946,6 +972,41 @@ bool aud_remote_refresh(aud_remote *r)
     ok = usable_locked(r, now) != NULL;
     pthread_mutex_unlock(&r->mu);
     return ok;
+}
+
+typedef struct {
+    aud_remote *const *sources;
+    size_t n;
+    atomic_size_t next;
+} refresh_queue;
+
+static void *refresh_worker(void *baton)
+{
+    refresh_queue *q = baton;
+    for (;;) {
+        size_t i = atomic_fetch_add(&q->next, 1);
+        if (i >= q->n)
+            return NULL;
+        if (q->sources[i] != NULL)
+            aud_remote_refresh(q->sources[i]);
+    }
+}
+
+void aud_remote_refresh_all(aud_remote *const *sources, size_t n)
+{
+    refresh_queue q = {sources, n, 0};
+    pthread_t threads[AUD_REMOTE_REFRESH_THREADS];
+    size_t started = 0;
+
+    if (sources == NULL || n == 0)
+        return;
+    /* The caller's thread is one of the workers. */
+    while (started + 1 < n && started < AUD_REMOTE_REFRESH_THREADS - 1 &&
+           pthread_create(&threads[started], NULL, refresh_worker, &q) == 0)
+        started++;
+    refresh_worker(&q);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
 }
 
 unsigned aud_remote_retry_after(aud_remote *r)

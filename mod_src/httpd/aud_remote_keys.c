@@ -207,9 +207,15 @@ int aud_rk_post_config(apr_pool_t *pconf, server_rec *s, aud_rk_server_fn *serve
 void aud_rk_fetch_all(void)
 {
     /* Children start with keys in hand when the identity providers answer;
-     * when one does not, this only warns, and requests retry later. */
-    for (int i = 0; distincts != NULL && i < distincts->nelts; i++)
-        aud_remote_refresh(APR_ARRAY_IDX(distincts, i, distinct *)->remote);
+     * when one does not, this only warns, and requests retry later. All at
+     * once: hung providers delay start-up by one AudKeyFetchTimeout, not one
+     * each. Without memory for the list, children fetch on first use. */
+    size_t n = distincts != NULL ? (size_t)distincts->nelts : 0;
+    aud_remote **list = n > 0 ? malloc(n * sizeof *list) : NULL;
+    for (size_t i = 0; list != NULL && i < n; i++)
+        list[i] = APR_ARRAY_IDX(distincts, i, distinct *)->remote;
+    aud_remote_refresh_all(list, list != NULL ? n : 0);
+    free(list);
 }
 
 void aud_rk_child_init(apr_pool_t *pchild, server_rec *s)

@@ -3,13 +3,18 @@
 Key servers run inside the test process on 127.0.0.1 (Python's http.server,
 one of them over TLS with a test CA given through AudCAFile); the tests
 change what they serve and count what httpd asks for. Nothing here talks to
-any address other than 127.0.0.1."""
+any address that is not on this machine: the redirect tests, which need a
+server that is not loopback, add a TEST-NET-2 address (198.51.100.0/24) to
+the lo interface for their duration (as root) and remove it afterwards."""
 import datetime
 import ipaddress
 import json
+import os
 import random
 import re
+import socket
 import ssl
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -22,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import Httpd, ec_jwk, free_port
+from conftest import Httpd, check_error_log, ec_jwk, free_port
 
 AUD = "api://remote"
 # The tag of the module's remote-key messages, and the line a location that
@@ -36,7 +41,8 @@ class KeyServer:
     """A key server whose answers the tests set per path: status, body,
     headers and a delay. Counts the requests it gets per path."""
 
-    def __init__(self, tls_context=None, port=None):
+    def __init__(self, tls_context=None, port=None, host="127.0.0.1"):
+        self.host = host
         self.port = port or free_port()
         self.tls = tls_context
         self.routes = {}
@@ -47,7 +53,8 @@ class KeyServer:
         self.stopping = threading.Event()
 
     def url(self, path):
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}{path}"
 
     def route(self, path, body=b"", status=200, headers=None, delay=0.0):
         if isinstance(body, (dict, list)):
@@ -95,7 +102,18 @@ class KeyServer:
                 self.close_connection = True
 
         self.stopping.clear()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server_class = ThreadingHTTPServer
+        if self.host == "::":
+            class DualStack(ThreadingHTTPServer):
+                """[::] for IPv6 and IPv4 alike: every spelling of loopback
+                reaches it."""
+                address_family = socket.AF_INET6
+
+                def server_bind(self):
+                    self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                    super().server_bind()
+            server_class = DualStack
+        self.server = server_class((self.host, self.port), Handler)
         self.server.daemon_threads = True
         if self.tls is not None:
             self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
@@ -588,3 +606,170 @@ def test_unreachable_idp_does_not_stop_start_up(workdir, keys):
         assert r.status in (401, 503)
     finally:
         server.stop()
+
+
+# ------------------------------------------------ loopback by address
+
+def issue_leaf(ca, directory, name, dns=(), ips=()):
+    """A server certificate from ca (a SigningCA) for these names and
+    addresses; returns an SSL server context."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca.key, hashes.SHA256()))
+    cert_file, key_file = directory / f"{name}.pem", directory / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_file, key_file)
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def testnet_address():
+    """A TEST-NET-2 address on lo: on this machine, reachable, and not
+    loopback. Removed at the end."""
+    if os.geteuid() != 0:
+        pytest.skip("adding an address to lo needs root")
+    for last in [20 + os.getpid() % 200 + i for i in range(20)]:
+        address = f"198.51.100.{last % 254 + 1}"
+        if subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], capture_output=True).returncode == 0:
+            break
+    else:
+        pytest.skip("cannot add a TEST-NET-2 address to lo")
+    try:
+        yield address
+    finally:
+        subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], capture_output=True)
+
+
+def loopback_host_name():
+    """A name (not localhost) that this machine resolves to loopback, such as
+    its host name from /etc/hosts, or None: only the address shows it is
+    loopback."""
+    for name in (socket.gethostname(), "ip6-localhost", "ip6-loopback"):
+        plain = name.lower().rstrip(".")
+        if not plain or plain == "localhost" or plain.endswith(".localhost"):
+            continue
+        try:
+            infos = socket.getaddrinfo(name, 443, proto=socket.IPPROTO_TCP)
+        except OSError:
+            continue
+        addresses = {info[4][0] for info in infos}
+        if addresses and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+            return name
+    return None
+
+
+# Every spelling of this host's own services that a remote server might
+# redirect to. Before the fix all but the first were followed.
+LOOPBACK_SPELLINGS = ["127.0.0.1", "0.0.0.0", "[::ffff:127.0.0.1]", "[::]", "0", "[::ffff:7f00:1]", "localhost."]
+
+
+def test_remote_redirect_to_loopback_is_refused_in_every_spelling(workdir, keys, rk, cas, testnet_address):
+    """Pins: a key URL on a remote host that redirects to this host's
+    loopback services is refused, whatever the spelling of the loopback
+    address and also when only the address connected to shows it (a host
+    name that resolves to 127.0.0.1). Controls: the same loopback server is
+    reachable under each spelling when configured directly, and a redirect
+    from remote to remote is followed, so a refusal is the rule at work."""
+    d = workdir / "redirect-tls"
+    d.mkdir(exist_ok=True)
+    name = loopback_host_name()
+    loop_names = ["localhost", "localhost."] + ([name] if name else [])
+    loop_ips = ["127.0.0.1", "0.0.0.0", "::", "::1", "::ffff:127.0.0.1"]
+    ca = cas["good"]
+    internal = KeyServer(tls_context=issue_leaf(ca, d, "internal", loop_names, loop_ips), host="::")
+    remote = KeyServer(tls_context=issue_leaf(ca, d, "remote", ips=[testnet_address]), host=testnet_address)
+    internal.jwks("/jwks", rk.jwk("evil"))
+    remote.jwks("/jwks", rk.jwk("k1"))
+    spellings = LOOPBACK_SPELLINGS + ([name] if name else [])
+    for i, host in enumerate(spellings):
+        remote.route(f"/to/{i}", status=302, headers={"Location": f"https://{host}:{internal.port}/jwks"})
+    remote.route("/to-remote", status=302, headers={"Location": remote.url("/jwks")})
+    locations = [location("/via-remote", f"    AudJwksUri {remote.url('/to-remote')}")]
+    for i, host in enumerate(spellings):
+        locations.append(location(f"/redirect{i}", f"    AudJwksUri {remote.url(f'/to/{i}')}"))
+        locations.append(location(f"/direct{i}", f"    AudJwksUri https://{host}:{internal.port}/jwks"))
+    internal.start()
+    remote.start()
+    server = Httpd(workdir / "redirects", keys, locations="".join(locations),
+                   extra=f'AudCAFile "{ca.ca_file}"\n')
+    server.start()
+    try:
+        assert server.get("/via-remote/x", token=rk.token("k1")).status == 200
+        log = server.error_log.read_text()
+        reached = 0
+        for i, host in enumerate(spellings):
+            direct = server.get(f"/direct{i}/x", token=rk.token("evil")).status
+            # localhost. is not resolvable everywhere; every other spelling
+            # reaches the internal server when configured.
+            assert direct == 200 or host == "localhost.", (host, direct)
+            reached += direct == 200
+            assert_keys_unavailable(server, server.get(f"/redirect{i}/x", token=rk.token("evil")))
+            shown = "0.0.0.0" if host == "0" else host  # libcurl's spelling of the Location
+            refused = [line for line in log.splitlines() if f"/to/{i}: refused redirect from a remote host to a "
+                       f"loopback address ('https://{shown}:{internal.port}/jwks'" in line]
+            assert refused, (host, log)
+            if host == name:
+                assert "leads to 127.0.0.1" in refused[0] or "leads to ::1" in refused[0], refused[0]
+        # Only the direct locations asked it for anything: no request went
+        # out on a refused connection.
+        assert internal.count("/jwks") == reached
+        check_error_log(server.error_log_since(0), [NO_KEYS_LINE])
+    finally:
+        server.stop()
+        internal.stop()
+        remote.stop()
+
+
+def test_start_up_waits_once_for_many_hung_key_servers(workdir, keys):
+    """Pins: the start-up fetch runs every source at once, so 20 sources
+    behind a key server that accepts and never answers delay start-up by
+    about one AudKeyFetchTimeout (2 s), not 20 of them."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    port = listener.getsockname()[1]
+    held, stop = [], threading.Event()
+
+    def accept_and_hold():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept_and_hold, daemon=True)
+    thread.start()
+    locations = "".join(location(f"/hung{i}", f"    AudJwksUri http://127.0.0.1:{port}/keys{i}\n"
+                                              f"    AudKeyFetchTimeout 2") for i in range(20))
+    server = Httpd(workdir / "hung", keys, locations=locations)
+    t = time.time()
+    try:
+        server.start()
+        elapsed = time.time() - t
+        # One after the other: 40 s. The slack is for a loaded host.
+        assert elapsed < 2 * 2 + 4, elapsed
+        log = server.error_log.read_text()
+        failed = set(re.findall(r"keys from http://127\.0\.0\.1:\d+/keys(\d+): fetch failed \(.*no complete answer",
+                                log))
+        assert failed == {str(i) for i in range(20)}, log
+        assert len(held) >= 20
+    finally:
+        server.stop()
+        stop.set()
+        thread.join(timeout=5)
+        for conn in held:
+            conn.close()
+        listener.close()

@@ -7,6 +7,7 @@ int main(void)
     SRunner *runner = srunner_create(suite_b64());
     srunner_add_suite(runner, suite_json());
     srunner_add_suite(runner, suite_keys());
+    srunner_add_suite(runner, suite_keyload());
     srunner_add_suite(runner, suite_vectors());
     srunner_add_suite(runner, suite_attacks());
     srunner_add_suite(runner, suite_claims());

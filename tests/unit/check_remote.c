@@ -1068,6 +1068,135 @@ START_TEST(waiting_for_a_hung_first_fetch_is_bounded)
 }
 END_TEST
 
+
+/* Pins: every spelling of this host's own addresses is loopback, by name
+ * (the config-time URL rules) and by address (what a connection reached).
+ * Before, 0.0.0.0, [::], 0, [::ffff:127.0.0.1], [::ffff:7f00:1] and
+ * localhost. counted as remote, so a remote server could redirect there. */
+START_TEST(loopback_in_every_spelling)
+{
+    static const char *const addresses[] = {"127.0.0.1", "127.255.0.9", "0.0.0.0", "::1", "::", "::ffff:127.0.0.1",
+                                            "::ffff:7f00:1", "::ffff:0.0.0.0", "::127.0.0.1", "0:0:0:0:0:0:0:1"};
+    for (size_t i = 0; i < sizeof addresses / sizeof addresses[0]; i++)
+        ck_assert_msg(aud_fetch_addr_is_loopback(addresses[i]), "%s", addresses[i]);
+    static const char *const remote[] = {"192.0.2.7", "198.51.100.1", "1.0.0.0", "128.0.0.1", "0.0.0.1", "::2",
+                                         "::ffff:192.0.2.7", "fe80::1", "2001:db8::1", "::ffff:128.0.0.1",
+                                         "localhost", "", "127.0.0.1.", "[::1]", NULL};
+    for (size_t i = 0; i < sizeof remote / sizeof remote[0]; i++)
+        ck_assert_msg(!aud_fetch_addr_is_loopback(remote[i]), "%s", remote[i] ? remote[i] : "NULL");
+
+    static const char *const urls[] = {
+        "https://127.0.0.1:8443/k", "https://0.0.0.0:8443/k", "https://0:8443/k", "https://[::]:8443/k",
+        "https://[::1]/k", "https://[::ffff:127.0.0.1]:8443/k", "https://[::ffff:7f00:1]:8443/k",
+        "https://localhost./k", "https://LOCALHOST/k", "https://keys.localhost/k", "https://keys.localhost./k",
+        "https://0x7f.1/k", "https://2130706433/k", "https://127.1/k", "http://0.0.0.0:8080/k",
+        "http://[::ffff:127.0.0.1]:8080/k", "http://localhost.:8080/k",
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        aud_error err = {{0}};
+        ck_assert_msg(aud_fetch_url_check(urls[i], &err), "%s: %s", urls[i], err.text);
+        ck_assert_msg(aud_fetch_url_is_loopback(urls[i]), "%s", urls[i]);
+        /* And so a remote host may not redirect there. */
+        ck_assert_msg(!aud_fetch_redirect_check("https://idp.test/k", urls[i], &err), "%s", urls[i]);
+    }
+    static const char *const not_loopback[] = {"https://localhost.evil.test/k", "https://evillocalhost/k",
+                                               "https://[::ffff:192.0.2.7]/k", "https://0.0.0.1/k",
+                                               "https://localhost../k"};
+    for (size_t i = 0; i < sizeof not_loopback / sizeof not_loopback[0]; i++)
+        ck_assert_msg(!aud_fetch_url_is_loopback(not_loopback[i]), "%s", not_loopback[i]);
+}
+END_TEST
+
+/* Fails the test if text holds a control, separator or bidi character. */
+static void assert_printable(const char *what, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        ck_assert_msg(*p >= 0x20 && *p != 0x7f, "%s: control byte %u in: %s", what, *p, text);
+        ck_assert_msg(!(p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0xa8 && p[2] <= 0xae), "%s: bidi in: %s", what,
+                      text);
+    }
+}
+
+/* Pins: the strings a discovery document or a redirect supplies (issuer,
+ * jwks_uri, Location) reach messages only through aud_text_quote; before,
+ * the foreign issuer was quoted raw (up to 120 bytes). */
+START_TEST(hostile_document_strings_are_sanitised_in_messages)
+{
+    char tail[1001];
+    memset(tail, 'A', 1000);
+    tail[1000] = '\0';
+    char *doc = ts_fmt("{\"issuer\":\"x\\r\\nE forged\\u202e\\u2028%s\",\"jwks_uri\":\"" JWKS_URL "\"}", tail);
+    rig g;
+    rig_init(&g);
+    g.rc.jwks_uri = NULL;
+    g.rc.discovery = ISSUER_URL;
+    net_route(&g.net, META_URL, doc, -1);
+    rig_start(&g);
+    ck_assert_uint_eq(rig_check(&g, "k1", false), TS_R(KEYS_UNAVAILABLE));
+    aud_remote_status st;
+    rig_status(&g, &st);
+    ck_assert_msg(strstr(st.last_error, "issuer 'x??E forged??AAA") != NULL, "%s", st.last_error);
+    assert_printable("status", st.last_error);
+    for (size_t i = 0; i < g.log.count; i++)
+        assert_printable("log", g.log.messages[i]);
+    free(doc);
+
+    /* A jwks_uri that libcurl takes but that holds a bidi override. */
+    net_route(&g.net, META_URL, "{\"issuer\":\"" ISSUER_URL "\",\"jwks_uri\":\"https://idp.test/\\u202ekeys\"}", -1);
+    g.now += 3600;
+    ck_assert_uint_eq(rig_check(&g, "k1", false), TS_R(KEYS_UNAVAILABLE));
+    rig_status(&g, &st);
+    ck_assert_msg(strstr(st.last_error, "https://idp.test/?keys: could not connect") != NULL, "%s", st.last_error);
+    for (size_t i = 0; i < g.log.count; i++)
+        assert_printable("log", g.log.messages[i]);
+    rig_free(&g);
+
+    /* URLs refused at configuration or in a redirect. */
+    static const char *const urls[] = {"https://a\xe2\x80\xae.test/\x1b[31m", "http://idp.test/\xe2\x80\xaekeys",
+                                       "ftp://x\r\nE forged"};
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        aud_error err = {{0}};
+        ck_assert(!aud_fetch_url_check(urls[i], &err));
+        assert_printable("url check", err.text);
+        ck_assert(!aud_fetch_redirect_check("https://idp.test/k", urls[i], &err));
+        assert_printable("redirect check", err.text);
+    }
+    aud_error err = {{0}};
+    ck_assert(!aud_fetch_redirect_check("https://idp.test/k", "http://\xe2\x80\xae" "127.0.0.1/", &err));
+    assert_printable("redirect to http", err.text);
+    /* A password is never repeated. */
+    ck_assert(!aud_fetch_url_check("https://user:s3cret@idp.test/keys", &err));
+    ck_assert_msg(strstr(err.text, "s3cret") == NULL, "%s", err.text);
+}
+END_TEST
+
+/* Pins: a discovery document from a remote host cannot name a loopback
+ * jwks_uri (the redirect rule, for a URL inside a document). */
+START_TEST(remote_discovery_document_cannot_name_a_loopback_jwks_uri)
+{
+    static const char *const uris[] = {"https://127.0.0.1:8443/keys", "https://0.0.0.0:8443/keys",
+                                       "https://[::ffff:127.0.0.1]:8443/keys", "http://localhost.:8080/keys"};
+    for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++) {
+        rig g;
+        rig_init(&g);
+        g.rc.jwks_uri = NULL;
+        g.rc.discovery = ISSUER_URL;
+        char *doc = ts_fmt("{\"issuer\":\"" ISSUER_URL "\",\"jwks_uri\":\"%s\"}", uris[i]);
+        net_route(&g.net, META_URL, doc, -1);
+        route_jwks(&g.net, uris[i], "k1", NULL, -1);
+        rig_start(&g);
+        ck_assert_uint_eq(rig_check(&g, "k1", false), TS_R(KEYS_UNAVAILABLE));
+        ck_assert_int_eq(net_calls(&g.net), 1); /* the loopback URL was never asked for */
+        aud_remote_status st;
+        rig_status(&g, &st);
+        ck_assert_msg(strstr(st.last_error, "a document from a remote host names a loopback one") != NULL, "%s",
+                      st.last_error);
+        free(doc);
+        rig_free(&g);
+    }
+}
+END_TEST
+
 /* --------------------------------------------- fetch over real loopback */
 
 /* A one-connection-at-a-time HTTP server on 127.0.0.1 in a child process
@@ -1327,6 +1456,105 @@ START_TEST(remote_over_loopback_end_to_end)
 }
 END_TEST
 
+/* Pins: start-up fetches every source at once (aud_remote_refresh_all), so
+ * sources behind a server that accepts connections and never answers cost
+ * about one fetch timeout in all, not one each. Before, 20 of them with a
+ * 1 s timeout held start-up for 20 s. */
+#define HUNG_SOURCES 20
+START_TEST(refresh_all_waits_once_for_many_hung_sources)
+{
+    /* Listening, never accepting: connections complete in the backlog and
+     * no answer ever comes. */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(lfd, 0);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&addr, sizeof addr), 0);
+    ck_assert_int_eq(listen(lfd, 128), 0);
+    socklen_t alen = sizeof addr;
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&addr, &alen), 0);
+
+    static char urls[HUNG_SOURCES][64];
+    aud_remote *remotes[HUNG_SOURCES];
+    double now = TS_NOW;
+    ts_log log;
+    ts_log_init(&log);
+    for (int i = 0; i < HUNG_SOURCES; i++) {
+        aud_remote_config rc;
+        aud_error err = {{0}};
+        snprintf(urls[i], sizeof urls[i], "http://127.0.0.1:%d/k%d", ntohs(addr.sin_port), i);
+        aud_remote_config_init(&rc);
+        rc.jwks_uri = urls[i];
+        rc.fetch_timeout = 1.0;
+        rc.now = ts_clock;
+        rc.now_baton = &now;
+        rc.logger = ts_log_logger(&log);
+        remotes[i] = aud_remote_create(&rc, &err);
+        ck_assert_msg(remotes[i] != NULL, "%s", err.text);
+    }
+
+    double t = real_now();
+    aud_remote_refresh_all(remotes, HUNG_SOURCES);
+    double elapsed = real_now() - t;
+
+    /* One after the other would be 20 s; the slack is for a loaded host. */
+    ck_assert_msg(elapsed < 6.0, "%d hung sources took %.1f s", HUNG_SOURCES, elapsed);
+    for (int i = 0; i < HUNG_SOURCES; i++) {
+        aud_remote_status st;
+        aud_remote_get_status(remotes[i], &st);
+        ck_assert_uint_eq(st.fetches, 1);
+        ck_assert(!st.usable);
+        ck_assert_msg(strstr(st.last_error, "no complete answer") != NULL, "source %d: %s", i, st.last_error);
+        aud_remote_destroy(remotes[i]);
+    }
+    ck_assert_uint_eq(ts_log_count_level(&log, AUD_LOG_WARNING), HUNG_SOURCES);
+    ts_log_free(&log);
+    close(lfd);
+}
+END_TEST
+
+/* The same with answers: every source gets its keys, the fetches overlap,
+ * and a source listed twice is fetched once. */
+START_TEST(refresh_all_fetches_every_source_concurrently)
+{
+    fake_net net;
+    net_init(&net);
+    net.delay_ms = 300;
+    static const char *const urls[] = {"https://a.test/k", "https://b.test/k", "https://c.test/k",
+                                       "https://d.test/k"};
+    enum { N = sizeof urls / sizeof urls[0] };
+    aud_remote *remotes[N + 1];
+    double now = TS_NOW;
+    for (int i = 0; i < N; i++) {
+        aud_remote_config rc;
+        aud_error err = {{0}};
+        route_jwks(&net, urls[i], "k1", NULL, -1);
+        aud_remote_config_init(&rc);
+        rc.jwks_uri = urls[i];
+        rc.now = ts_clock;
+        rc.now_baton = &now;
+        rc.fetch = fake_fetch;
+        rc.fetch_baton = &net;
+        remotes[i] = aud_remote_create(&rc, &err);
+        ck_assert_msg(remotes[i] != NULL, "%s", err.text);
+    }
+    remotes[N] = remotes[0];
+    aud_remote_refresh_all(remotes, N + 1);
+    ck_assert_int_eq(net_calls(&net), N);
+    ck_assert_int_gt(net.max_in_flight, 1);
+    for (int i = 0; i < N; i++) {
+        aud_remote_status st;
+        aud_remote_get_status(remotes[i], &st);
+        ck_assert_msg(st.usable && st.keys == 1, "source %d: %s", i, st.last_error);
+        aud_remote_destroy(remotes[i]);
+    }
+    aud_remote_refresh_all(NULL, 0); /* nothing to do is fine */
+    net_free(&net);
+}
+END_TEST
+
 Suite *suite_remote(void)
 {
     Suite *s = suite_create("remote");
@@ -1350,6 +1578,9 @@ Suite *suite_remote(void)
     tcase_add_test(policy, discovery_with_a_foreign_issuer_uses_no_keys);
     tcase_add_test(policy, configuration_errors_are_reported_at_creation);
     tcase_add_test(policy, url_rules);
+    tcase_add_test(policy, loopback_in_every_spelling);
+    tcase_add_test(policy, hostile_document_strings_are_sanitised_in_messages);
+    tcase_add_test(policy, remote_discovery_document_cannot_name_a_loopback_jwks_uri);
     suite_add_tcase(s, policy);
 
     TCase *threads = tcase_create("threads");
@@ -1365,6 +1596,8 @@ Suite *suite_remote(void)
     tcase_add_test(net, fetch_failures);
     tcase_add_test(net, fetch_of_a_slow_server_is_bounded_by_the_timeout);
     tcase_add_test(net, remote_over_loopback_end_to_end);
+    tcase_add_test(net, refresh_all_waits_once_for_many_hung_sources);
+    tcase_add_test(threads, refresh_all_fetches_every_source_concurrently);
     suite_add_tcase(s, net);
     return s;
 }

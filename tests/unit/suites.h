@@ -7,6 +7,7 @@
 Suite *suite_b64(void);
 Suite *suite_json(void);
 Suite *suite_keys(void);
+Suite *suite_keyload(void);
 Suite *suite_vectors(void);
 Suite *suite_attacks(void);
 Suite *suite_claims(void);

@@ -13,7 +13,7 @@ token, auth_time, iss = the provider) with the provider's own current key.
 A code flow would need login and consent interactions that exercise the
 provider, not the module; the module sees only the signed token.
 
-tokens minted by node `jose` (tests/interop/mint.mjs; RS256, ES256, EdDSA)
+Tokens minted by node `jose` (tests/interop/mint.mjs; RS256, ES256, EdDSA)
 check signatures made by a second implementation independent of PyJWT,
 against a JWKS given with AudKeyFile.
 

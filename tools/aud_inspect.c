@@ -173,7 +173,7 @@ static aud_alg_set parse_alg(const char *arg)
 {
     aud_alg alg;
     if (!aud_alg_from_name(arg, &alg))
-        usage_error("unknown algorithm '%s' for --alg (names are case-sensitive, e.g. RS256, ES256, EdDSA, HS256)",
+        usage_error("unknown algorithm '%s' for --alg (names are case-sensitive, e.g. RS256, ES256, EdDSA, Ed25519, HS256)",
                     arg);
     return AUD_ALG_BIT(alg);
 }

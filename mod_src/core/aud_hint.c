@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aud_audit.h"
 #include "aud_text.h"
 #include "aud_time.h"
 
@@ -208,19 +209,17 @@ static void hint_set(json_t *hint, const char *name, const char *quoted)
         json_object_set_new(hint, name, json_string(quoted));
 }
 
-/* The check a hint about the token's kind explains: the audience check when
- * it failed, else the first check that did. */
-static aud_reason primary_reason(const aud_result *r)
+/* The check a hint about the whole token (what kind of token it is, who
+ * issued it) explains: the one the module's response is about
+ * (aud_audit_primary_reason), leaving out the server-side reasons no token
+ * can cause, so that the summary and the hint read as one sentence. */
+static aud_reason token_reason(const aud_result *r)
 {
-    if (aud_result_has(r, AUD_REASON_AUD_MISMATCH))
-        return AUD_REASON_AUD_MISMATCH;
-    if (aud_result_has(r, AUD_REASON_AUD_MISSING))
-        return AUD_REASON_AUD_MISSING;
-    for (int i = 1; i < AUD_REASON_COUNT; i++) {
-        if (aud_result_has(r, (aud_reason)i))
-            return (aud_reason)i;
-    }
-    return AUD_REASON_OK;
+    aud_result token_side = *r; /* only the reasons are read */
+    token_side.reasons &= ~((UINT32_C(1) << AUD_REASON_KEYS_UNAVAILABLE) |
+                            (UINT32_C(1) << AUD_REASON_NO_AUDIENCE_CONFIGURED));
+    aud_reason reason = aud_audit_primary_reason(&token_side);
+    return reason != AUD_REASON_OK ? reason : aud_audit_primary_reason(r);
 }
 
 /* The Entra ID token version a token shows: its ver claim, else the form of
@@ -545,7 +544,7 @@ static bool okta_org_issuer(const char *iss)
  * Okta's can use. */
 static void token_type_hints(aud_result *r)
 {
-    aud_reason reason = primary_reason(r);
+    aud_reason reason = token_reason(r);
     const char *typ = aud_result_claim_string(r, "typ");
     quote_buf qt, qi;
     if (typ != NULL && (strcmp(typ, "Refresh") == 0 || strcmp(typ, "Offline") == 0)) {
@@ -559,8 +558,7 @@ static void token_type_hints(aud_result *r)
     }
     const char *iss = aud_result_claim_string(r, "iss");
     if (iss != NULL && okta_org_issuer(iss)) {
-        aud_reason why = aud_result_has(r, AUD_REASON_ISSUER_MISMATCH) ? AUD_REASON_ISSUER_MISMATCH : reason;
-        hint_add(r, why, "okta_org_server",
+        hint_add(r, reason, "okta_org_server",
                  "iss '%s' is an Okta org authorization server (no /oauth2/... in the issuer): Okta documents its "
                  "access tokens as meant for Okta alone, not for validation by your own API; request the token from "
                  "a custom authorization server (https://<your Okta domain>/oauth2/<server id>, e.g. "

@@ -504,9 +504,12 @@ START_TEST(keycloak_refresh_offline_and_id_tokens)
         char claims[256];
         snprintf(claims, sizeof claims, "{\"iss\":\"https://kc.example/realms/demo\",\"aud\":\"https://kc.example/"
                                         "realms/demo\",\"azp\":\"web\",\"typ\":\"%s\"}", cases[i].typ);
+        /* Keycloak signs refresh tokens with the realm's HMAC key, so the
+         * algorithm check fails first, and that is what the response names. */
         aud_result *r = hinted(claims, BIT(AUD_REASON_AUD_MISMATCH) | BIT(AUD_REASON_ALG_NOT_ALLOWED));
         ck_assert_msg(hint(r, cases[i].code) != NULL, "typ %s gave %s", cases[i].typ, json_dumps(r->hints, 0));
-        ck_assert_str_eq(aud_hints_text_for(r, AUD_REASON_AUD_MISMATCH), hint_text(r, cases[i].code));
+        ck_assert_int_eq(aud_audit_primary_reason(r), AUD_REASON_ALG_NOT_ALLOWED);
+        ck_assert_str_eq(aud_hints_text_for(r, AUD_REASON_ALG_NOT_ALLOWED), hint_text(r, cases[i].code));
         aud_result_free(r);
     }
     aud_result *r = hinted("{\"aud\":\"api://x\",\"typ\":\"Bearer\"}", BIT(AUD_REASON_AUD_MISMATCH));

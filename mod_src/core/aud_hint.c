@@ -513,9 +513,9 @@ static void token_kind_hints(aud_result *r, const aud_hint_context *ctx)
         quote_buf qi;
         const char *iss = aud_result_claim_string(r, "iss");
         hint_add(r, AUD_REASON_AUD_MISMATCH, "okta_default_audience",
-                 "aud 'api://default' is the audience of Okta's pre-configured 'default' authorization server "
-                 "(issuer '%s'): the client requested its token there; request it from the authorization server "
-                 "whose audience is this API's",
+                 "aud 'api://default' is the audience Okta's pre-configured 'default' authorization server "
+                 "uses unless it is changed (issuer '%s'): the client requested its token there; request it from "
+                 "the authorization server whose audience is this API's",
                  Q(iss != NULL ? iss : "?", qi));
     }
 }
@@ -593,7 +593,7 @@ static bool azure_issuer(const char *iss, int *version, char *tenant, size_t len
 }
 
 /* Google's OpenID Connect reference: the issuer is https://accounts.google.com,
- * and accounts.google.com for legacy implementations. */
+ * and accounts.google.com is also returned for legacy implementations. */
 static bool google_spellings(const char *a, const char *b)
 {
     return (strcmp(a, "accounts.google.com") == 0 && strcmp(b, "https://accounts.google.com") == 0) ||
@@ -618,8 +618,8 @@ static void issuer_hints(aud_result *r, const aud_hint_context *ctx)
                      Q(allowed, ql));
         } else if (google_spellings(iss, allowed)) {
             hint_add(r, why, "google_issuer",
-                     "iss '%s' is the other spelling of the allowed '%s': Google's ID tokens carry "
-                     "https://accounts.google.com or, for legacy implementations, accounts.google.com; allow both",
+                     "iss '%s' is the other spelling of the allowed '%s': Google documents its issuer as "
+                     "https://accounts.google.com and, for legacy implementations, accounts.google.com; allow both",
                      Q(iss, q), Q(allowed, ql));
         } else if (token_azure && azure_issuer(allowed, &version, tenant, sizeof tenant)) {
             if (strcmp(tenant, token_tenant) == 0 && version != token_version)

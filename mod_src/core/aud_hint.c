@@ -549,9 +549,11 @@ static void token_type_hints(aud_result *r)
     quote_buf qt, qi;
     if (typ != NULL && (strcmp(typ, "Refresh") == 0 || strcmp(typ, "Offline") == 0)) {
         json_t *h = hint_add(r, reason, "refresh_token",
-                             "a %s token (typ '%s', as Keycloak marks them) was sent as a bearer token: it is for "
-                             "the token endpoint only; send the access token instead",
-                             strcmp(typ, "Refresh") == 0 ? "refresh" : "offline (refresh)", Q(typ, qt));
+                             "%s (typ '%s', as Keycloak marks them) was sent as a bearer token: it is for the "
+                             "token endpoint only; send the access token instead",
+                             strcmp(typ, "Refresh") == 0 ? "a refresh token" : "an offline token (a long-lived "
+                                                                               "refresh token)",
+                             Q(typ, qt));
         hint_set(h, "typ", qt);
     } else if (typ != NULL && strcmp(typ, "ID") == 0) {
         hint_add(r, reason, "id_token", "an ID token was sent where an access token is expected");

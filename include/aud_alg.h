@@ -1,4 +1,4 @@
-/* JWS algorithms (RFC 7518, RFC 8037) the core can verify. */
+/* JWS algorithms (RFC 7518, RFC 8037, RFC 9864) the core can verify. */
 #ifndef AUD_ALG_H
 #define AUD_ALG_H
 
@@ -31,7 +31,11 @@ typedef uint32_t aud_alg_set;
 #define AUD_ALG_SET_ASYMMETRIC (AUD_ALG_SET_ALL & ~AUD_ALG_SET_HMAC)
 
 /* Case-sensitive, as RFC 7515 requires. "none" in any spelling is never an
- * algorithm. Returns false for anything unknown. */
+ * algorithm. Returns false for anything unknown. "Ed25519", RFC 9864's
+ * fully-specified name, is AUD_ALG_EDDSA: the core's EdDSA is Ed25519 only,
+ * so the two names sign alike with every key that fits either, and one
+ * value keeps key fitting and allowed sets to one bit. aud_alg_name gives
+ * "EdDSA"; a record that must show the token's own name reads its header. */
 bool aud_alg_from_name(const char *name, aud_alg *out);
 const char *aud_alg_name(aud_alg alg);
 bool aud_alg_name_is_none(const char *name);

@@ -27,23 +27,49 @@ typedef struct {
 } aud_hint_context;
 
 /* Computes the hints for a decision and stores them in r->hints as a JSON
- * array of objects {"code", "text", ...extra fields}. Values quoted from the
- * token are cut to a safe length and stripped of control characters. */
+ * array of objects {"code", "text", ...extra fields}, and the check each one
+ * explains beside them. Every quoted value, from the token or from the
+ * configuration, goes through aud_text_quote. Hints that need only the
+ * token's shape (an encrypted, opaque or DER-signed token) are computed even
+ * when the claims did not decode. */
 void aud_hints_add(aud_result *r, const aud_hint_context *ctx);
 
 /* The text of the first hint, or NULL. */
 const char *aud_hints_first_text(const aud_result *r);
 
+/* The text of the first hint that explains this check (reason), or NULL;
+ * AUD_REASON_OK for a hint about an acceptance (deprecated_audience). Use
+ * it to pair a reason's summary with its own explanation. */
+const char *aud_hints_text_for(const aud_result *r, aud_reason reason);
+
 /* The display name of a well-known foreign resource ("Microsoft Graph") when
  * aud names one, else NULL. */
 const char *aud_well_known_resource(const char *aud);
 
-/* Start-up lint of one allow list: values that differ only by a trailing
- * slash, case or scheme; surrounding whitespace; well-known foreign
- * resources; a bare GUID without its api:// twin or the reverse; allowances
- * (until, parallel to values, 0 = none; may be NULL) that ended or end
- * within 14 days of now. Each warning goes to warn as one sentence. */
 typedef void aud_lint_fn(void *baton, const char *message);
+
+/* One location as start-up lint sees it. */
+typedef struct {
+    const char *const *audiences;
+    size_t n_audiences;
+    const double *until; /* parallel to audiences, 0 = no end; may be NULL */
+    /* Every issuer the location accepts: its AudIssuer values, or the issuer
+     * its AudDiscovery URL names when AudIssuer is not set. */
+    const char *const *issuers;
+    size_t n_issuers;
+    double now;
+} aud_lint_location_input;
+
+/* Start-up lint of one location: allowed values that differ only by a
+ * trailing slash, case or scheme; surrounding whitespace; well-known foreign
+ * resources; a bare GUID without its api:// twin or the reverse; allowances
+ * that ended or end within 14 days of now; an Entra ID v2.0 issuer with an
+ * allow list of api:// values only (v2.0 tokens carry the client ID). Each
+ * warning goes to warn as one sentence, every value quoted through
+ * aud_text_quote. */
+void aud_lint_location(const aud_lint_location_input *in, aud_lint_fn *warn, void *baton);
+
+/* aud_lint_location without issuers (kept for callers that have none). */
 void aud_lint_audiences(const char *const *values, size_t n, const double *until, double now, aud_lint_fn *warn,
                         void *baton);
 

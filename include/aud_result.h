@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Stable reason codes: they appear in audit records and are matched by
@@ -35,6 +36,16 @@ bool aud_reason_from_code(const char *code, aud_reason *out);
 
 #define AUD_TOKEN_ID_HEX 16
 
+/* What a token looks like from outside, as decoding saw it
+ * (aud_token_decode); all zero before decoding or without a token. */
+typedef struct {
+    unsigned segments;   /* dot-separated segments (capped at 64) */
+    bool encrypted;      /* a JWE: five segments and "enc" in its header */
+    bool opaque;         /* not a JWT at all: its first segment is no base64url JSON */
+    bool signature_der;  /* the signature is a DER ECDSA-Sig-Value, not raw R||S */
+    size_t signature_len; /* decoded signature bytes */
+} aud_token_shape;
+
 typedef struct aud_result {
     /* bit (1u << reason) for each failed check; 0 means accepted. */
     uint32_t reasons;
@@ -65,6 +76,12 @@ typedef struct aud_result {
     /* Hints at the likely cause (aud_hints_add): a JSON array of objects
      * {"code", "text", ...}, or NULL before hints are computed. */
     json_t *hints;
+    /* Parallel to hints: the reason (check) each hint explains, or
+     * AUD_REASON_OK for a hint about an acceptance. Owned by the result;
+     * read it through aud_hints_text_for. */
+    aud_reason *hint_reasons;
+    size_t n_hint_reasons;
+    aud_token_shape shape;
     /* First 16 hex digits of the SHA-256 of the token: a correlation id that
      * is safe to log. Empty when there was no token. */
     char token_id[AUD_TOKEN_ID_HEX + 1];
@@ -87,7 +104,10 @@ void aud_result_free(aud_result *r);
 const char *aud_result_claim_string(const aud_result *r, const char *name);
 /* A string member of the header, or NULL. */
 const char *aud_result_header_string(const aud_result *r, const char *name);
-/* The client the token was issued to: azp, else client_id, else appid. */
+/* The client the token was issued to: azp, else client_id (RFC 9068), else
+ * appid (Entra ID v1), else cid (Okta); failing those, for a token with the
+ * signs of an ID token (nonce, at_hash, c_hash, auth_time), its single aud,
+ * which OpenID Connect makes the client's id. NULL when none applies. */
 const char *aud_result_client(const aud_result *r);
 
 /* The token's scopes as one space-separated text: scope, else scp (a

@@ -17,13 +17,12 @@
 #include <unistd.h>
 
 #include "aud_alg.h"
-#include "aud_b64.h"
 #include "aud_hint.h"
-#include "aud_json.h"
 #include "aud_key.h"
 #include "aud_log.h"
 #include "aud_result.h"
 #include "aud_time.h"
+#include "aud_token.h"
 #include "aud_verifier.h"
 #include "aud_tool.h"
 
@@ -155,7 +154,7 @@ static aud_alg_set parse_alg(const char *arg)
 {
     aud_alg alg;
     if (!aud_alg_from_name(arg, &alg))
-        usage_error("unknown algorithm '%s' for --alg (names are case-sensitive, e.g. RS256, ES256, EdDSA, HS256)",
+        usage_error("unknown algorithm '%s' for --alg (names are case-sensitive, e.g. RS256, ES256, EdDSA, Ed25519, HS256)",
                     arg);
     return AUD_ALG_BIT(alg);
 }
@@ -437,49 +436,14 @@ static aud_verifier *build_verifier(const options *o, const aud_keyset *const *s
 
 /* ---- decoding only --------------------------------------------------------- */
 
-static json_t *decode_segment(const char *seg, size_t len, const char *what, aud_result *r)
-{
-    unsigned char *raw = NULL;
-    size_t raw_len = 0;
-    if (!aud_b64url_decode(seg, len, &raw, &raw_len)) {
-        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the %s is not strict base64url", what);
-        return NULL;
-    }
-    aud_error err = {{0}};
-    json_t *obj = aud_json_parse_object((const char *)raw, raw_len, &err);
-    if (obj == NULL)
-        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the %s is not a usable JSON object: %s", what, err.text);
-    free(raw);
-    return obj;
-}
-
 /* Without any check asked for there is no configuration to judge against,
- * so the token is only taken apart; the only verdict possible is that it
- * cannot even be read. */
+ * so the token is only taken apart, by the same decoder the verifier uses;
+ * the only verdict possible is that it cannot even be read. */
 static aud_result *decode_only(const token_buf *t)
 {
-    aud_result *r = aud_result_new_reason(AUD_REASON_OK, NULL);
+    aud_result *r = aud_token_decode(t->text, t->len, 0);
     if (r == NULL)
         die_oom();
-    if (t->len == 0) {
-        aud_result_add_reason(r, AUD_REASON_NO_TOKEN, "the token is empty");
-        return r;
-    }
-    aud_token_id(t->text, t->len, r->token_id);
-    const char *dot1 = memchr(t->text, '.', t->len);
-    const char *dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', t->len - (size_t)(dot1 + 1 - t->text)) : NULL;
-    const char *end = t->text + t->len;
-    if (dot2 == NULL || memchr(dot2 + 1, '.', (size_t)(end - dot2 - 1)) != NULL) {
-        aud_result_add_reason(r, AUD_REASON_MALFORMED, "a compact token has exactly three dot-separated parts");
-        return r;
-    }
-    r->header = decode_segment(t->text, (size_t)(dot1 - t->text), "header", r);
-    r->claims = decode_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1), "payload", r);
-    unsigned char *sig = NULL;
-    size_t sig_len = 0;
-    if (!aud_b64url_decode(dot2 + 1, (size_t)(end - dot2 - 1), &sig, &sig_len))
-        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the signature is not strict base64url");
-    free(sig);
     return r;
 }
 

@@ -25,6 +25,10 @@ bool aud_alg_from_name(const char *name, aud_alg *out)
             return true;
         }
     }
+    if (strcmp(name, "Ed25519") == 0) {
+        *out = AUD_ALG_EDDSA;
+        return true;
+    }
     return false;
 }
 

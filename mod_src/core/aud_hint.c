@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aud_audit.h"
+#include "aud_text.h"
 #include "aud_time.h"
 
 /* Foreign resources whose tokens land on custom APIs by mistake. Kept as
@@ -150,33 +152,42 @@ static bool guid_and_its_uri(const char *a, const char *b)
 
 /* ---- Building hints ---- */
 
-/* Token-supplied text in a sentence: bounded and free of control characters,
- * so that a hint can go into a log line or a quoted-string as it is. */
-static const char *safe(const char *value, char *buf, size_t len)
+/* A quote buffer per value in one sentence: token values and configured
+ * values alike go through aud_text_quote, so a sentence stays one bounded
+ * line of valid UTF-8 whatever either side holds. */
+typedef char quote_buf[AUD_TEXT_QUOTE_SIZE];
+#define Q(value, buf) aud_text_quote_str((value), (buf))
+
+/* Room for a sentence quoting three values at their longest. */
+#define HINT_TEXT_MAX (4 * AUD_TEXT_QUOTE_SIZE)
+
+static void remember_reason(aud_result *r, aud_reason reason)
 {
-    size_t out = 0, i = 0;
-    for (; value[i] != '\0' && out + 4 < len && i < 100; i++) {
-        unsigned char c = (unsigned char)value[i];
-        buf[out++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    if (value[i] != '\0') {
-        memcpy(buf + out, "...", 3);
-        out += 3;
-    }
-    buf[out] = '\0';
-    return buf;
+    size_t n = json_array_size(r->hints);
+    aud_reason *grown = realloc(r->hint_reasons, n * sizeof *grown);
+    if (grown == NULL)
+        return;
+    for (size_t i = r->n_hint_reasons; i + 1 < n; i++)
+        grown[i] = AUD_REASON_OK;
+    grown[n - 1] = reason;
+    r->hint_reasons = grown;
+    r->n_hint_reasons = n;
 }
 
-/* Appends {"code", "text"} plus extra members given as name/value string
- * pairs (NULL-terminated); returns the object for further members. */
-static json_t *hint_add(aud_result *r, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static json_t *hint_add(aud_result *r, const char *code, const char *fmt, ...)
+/* Appends {"code", "text"} for the check it explains (reason); returns the
+ * object for further members, or NULL when it could not be made. */
+static json_t *hint_add(aud_result *r, aud_reason reason, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static json_t *hint_add(aud_result *r, aud_reason reason, const char *code, const char *fmt, ...)
 {
-    char text[1024];
+    char raw[HINT_TEXT_MAX], text[HINT_TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    /* Every part is already quoted; this only makes sure that a sentence
+     * cut by the buffer ends between characters. */
+    aud_text_quote(raw, strlen(raw), sizeof text, text, sizeof text);
     size_t i;
     json_t *existing;
     json_array_foreach(r->hints, i, existing) {
@@ -185,14 +196,102 @@ static json_t *hint_add(aud_result *r, const char *code, const char *fmt, ...)
             return existing;
     }
     json_t *hint = json_pack("{s:s, s:s}", "code", code, "text", text);
-    json_array_append_new(r->hints, hint);
+    if (hint == NULL || json_array_append_new(r->hints, hint) != 0)
+        return NULL;
+    remember_reason(r, reason);
     return hint;
+}
+
+/* Sets a string member on a hint that may be NULL. */
+static void hint_set(json_t *hint, const char *name, const char *quoted)
+{
+    if (hint != NULL)
+        json_object_set_new(hint, name, json_string(quoted));
+}
+
+/* The check a hint about the whole token (what kind of token it is, who
+ * issued it) explains: the one the module's response is about
+ * (aud_audit_primary_reason), leaving out the server-side reasons no token
+ * can cause, so that the summary and the hint read as one sentence. */
+static aud_reason token_reason(const aud_result *r)
+{
+    aud_result token_side = *r; /* only the reasons are read */
+    token_side.reasons &= ~((UINT32_C(1) << AUD_REASON_KEYS_UNAVAILABLE) |
+                            (UINT32_C(1) << AUD_REASON_NO_AUDIENCE_CONFIGURED));
+    aud_reason reason = aud_audit_primary_reason(&token_side);
+    return reason != AUD_REASON_OK ? reason : aud_audit_primary_reason(r);
+}
+
+/* The Entra ID token version a token shows: its ver claim, else the form of
+ * its issuer; 0 when it shows none. */
+static bool azure_issuer(const char *iss, int *version, char *tenant, size_t len);
+static int entra_version(const aud_result *r)
+{
+    const char *ver = aud_result_claim_string(r, "ver");
+    if (ver != NULL)
+        return strcmp(ver, "2.0") == 0 ? 2 : strcmp(ver, "1.0") == 0 ? 1 : 0;
+    const char *iss = aud_result_claim_string(r, "iss");
+    char tenant[128];
+    int version = 0;
+    return iss != NULL && azure_issuer(iss, &version, tenant, sizeof tenant) ? version : 0;
+}
+
+#define ACCEPTED_VERSION_SETTING \
+    "the API's accepted token version (accessTokenAcceptedVersion, or api.requestedAccessTokenVersion, in its app " \
+    "registration)"
+
+/* Microsoft's access token claims reference: in v2.0 tokens aud is always
+ * the API's application (client) ID; in v1.0 tokens it is the resource the
+ * client requested, the App ID URI or the client ID. Which version a token
+ * has is the API's registration's choice, not the endpoint's. */
+static void azure_pair_hint(aud_result *r, const char *aud, const char *allowed)
+{
+    quote_buf qa, ql, qv;
+    const char *ver = aud_result_claim_string(r, "ver");
+    int version = entra_version(r);
+    char says[AUD_TEXT_QUOTE_SIZE + 32] = "";
+    if (ver != NULL)
+        snprintf(says, sizeof says, " (this token says ver %s)", Q(ver, qv));
+    Q(aud, qa);
+    Q(allowed, ql);
+    json_t *h;
+    if (is_guid(aud) && version == 2)
+        h = hint_add(r, AUD_REASON_AUD_MISMATCH, "azure_guid_vs_uri",
+                     "aud '%s' is the application (client) ID of the allowed App ID URI '%s': Entra ID v2.0 access "
+                     "tokens%s always carry the API's client ID as aud; allow '%s' too",
+                     qa, ql, says, qa);
+    else if (is_guid(aud) && version == 1)
+        h = hint_add(r, AUD_REASON_AUD_MISMATCH, "azure_guid_vs_uri",
+                     "aud '%s' is the application (client) ID form of the allowed App ID URI '%s': in Entra ID v1.0 "
+                     "access tokens%s aud is whichever of the two the client requested; have the client request "
+                     "'%s', or allow '%s' too",
+                     qa, ql, says, ql, qa);
+    else if (is_guid(aud))
+        h = hint_add(r, AUD_REASON_AUD_MISMATCH, "azure_guid_vs_uri",
+                     "aud '%s' is the application (client) ID form of the allowed App ID URI '%s'%s: Entra ID v2.0 "
+                     "access tokens always carry the client ID, v1.0 tokens whichever of the two the client "
+                     "requested; allow '%s' too",
+                     qa, ql, says, qa);
+    else if (version == 2)
+        h = hint_add(r, AUD_REASON_AUD_MISMATCH, "azure_guid_vs_uri",
+                     "aud '%s' is the App ID URI form of the allowed application (client) ID '%s'%s, but Entra ID "
+                     "v2.0 access tokens always carry the client ID: check which issuer minted this token",
+                     qa, ql, says);
+    else
+        h = hint_add(r, AUD_REASON_AUD_MISMATCH, "azure_guid_vs_uri",
+                     "aud '%s' is the App ID URI form of the allowed application (client) ID '%s'%s: only Entra ID "
+                     "v1.0 access tokens carry an App ID URI, the resource the client requested; allow '%s' too, or "
+                     "set " ACCEPTED_VERSION_SETTING " to 2 so that every token carries the client ID",
+                     qa, ql, says, qa);
+    hint_set(h, "aud", qa);
+    hint_set(h, "allowed", ql);
+    if (ver != NULL)
+        hint_set(h, "ver", qv);
 }
 
 static void pair_hints(aud_result *r, const char *aud, const char *allowed)
 {
-    char qa[128];
-    const char *version = aud_result_claim_string(r, "ver");
+    quote_buf qa, ql;
     const char *kind = NULL;
     const char *code = NULL;
     if (differs_by_whitespace(aud, allowed)) {
@@ -212,27 +311,14 @@ static void pair_hints(aud_result *r, const char *aud, const char *allowed)
         kind = "its scheme";
     }
     if (code != NULL) {
-        json_t *h = hint_add(r, code, "aud '%s' differs from the allowed '%s' only by %s", safe(aud, qa, sizeof qa),
-                             allowed, kind);
-        json_object_set_new(h, "aud", json_string(qa));
-        json_object_set_new(h, "allowed", json_string(allowed));
+        json_t *h = hint_add(r, AUD_REASON_AUD_MISMATCH, code, "aud '%s' differs from the allowed '%s' only by %s",
+                             Q(aud, qa), Q(allowed, ql), kind);
+        hint_set(h, "aud", qa);
+        hint_set(h, "allowed", ql);
         return;
     }
-    if (guid_and_its_uri(aud, allowed)) {
-        bool bare = is_guid(aud);
-        char ver[96] = "", qv[40];
-        if (version != NULL)
-            snprintf(ver, sizeof ver, " (the token says ver %s)", safe(version, qv, sizeof qv));
-        json_t *h = hint_add(r, "azure_guid_vs_uri",
-                             "aud '%s' is the %s form of the allowed '%s': Azure AD v1 tokens carry the bare "
-                             "application ID, v2 tokens the api:// URI%s; request a token of the version this API "
-                             "accepts, or allow both forms during a migration",
-                             safe(aud, qa, sizeof qa), bare ? "bare application ID" : "api:// URI", allowed, ver);
-        json_object_set_new(h, "aud", json_string(qa));
-        json_object_set_new(h, "allowed", json_string(allowed));
-        if (version != NULL)
-            json_object_set_new(h, "ver", json_string(version));
-    }
+    if (guid_and_its_uri(aud, allowed))
+        azure_pair_hint(r, aud, allowed);
 }
 
 static bool listed(const char *const *values, size_t n, const char *value)
@@ -244,6 +330,30 @@ static bool listed(const char *const *values, size_t n, const char *value)
     return false;
 }
 
+/* A v2.0 token's aud is the API's client ID, which an allow list of App ID
+ * URIs (api://orders) never holds; the GUID itself is the hint. */
+static void azure_v2_client_id_hint(aud_result *r, const aud_api_view *self, const char *aud)
+{
+    if (self == NULL || !is_guid(aud) || entra_version(r) != 2)
+        return;
+    const char *uri = NULL;
+    for (size_t j = 0; j < self->n_audiences; j++) {
+        const char *allowed = self->audiences[j];
+        if (guid_and_its_uri(aud, allowed))
+            return; /* azure_guid_vs_uri says it better */
+        if (uri == NULL && strncmp(allowed, "api://", 6) == 0)
+            uri = allowed;
+    }
+    if (uri == NULL)
+        return;
+    quote_buf qa, qu;
+    json_t *h = hint_add(r, AUD_REASON_AUD_MISMATCH, "azure_v2_client_id",
+                         "aud '%s' is what Entra ID v2.0 access tokens always carry, the API's application (client) "
+                         "ID, never an App ID URI such as the allowed '%s'; if '%s' is this API's client ID, allow it",
+                         Q(aud, qa), Q(uri, qu), qa);
+    hint_set(h, "aud", qa);
+}
+
 static void audience_hints(aud_result *r, const aud_hint_context *ctx)
 {
     json_t *aud = json_object_get(r->claims, "aud");
@@ -251,28 +361,29 @@ static void audience_hints(aud_result *r, const aud_hint_context *ctx)
     /* A token with hundreds of audiences must not cost hundreds of hints. */
     if (count > 16)
         count = 16;
-    char qa[128];
+    quote_buf qa, qn, qs;
     for (size_t i = 0; i < count; i++) {
         const char *value = json_string_value(json_is_array(aud) ? json_array_get(aud, i) : aud);
         if (value == NULL)
             continue;
         for (size_t j = 0; ctx->self != NULL && j < ctx->self->n_audiences; j++)
             pair_hints(r, value, ctx->self->audiences[j]);
+        azure_v2_client_id_hint(r, ctx->self, value);
         for (size_t k = 0; k < ctx->n_others; k++) {
             const aud_api_view *other = &ctx->others[k];
             if (listed(other->audiences, other->n_audiences, value)) {
-                json_t *h = hint_add(r, "other_api", "this token was minted for '%s', not '%s' (aud '%s')",
-                                     other->name, ctx->self != NULL ? ctx->self->name : "this API",
-                                     safe(value, qa, sizeof qa));
-                json_object_set_new(h, "api", json_string(other->name));
+                json_t *h = hint_add(r, AUD_REASON_AUD_MISMATCH, "other_api",
+                                     "this token was minted for '%s', not '%s' (aud '%s')", Q(other->name, qn),
+                                     Q(ctx->self != NULL ? ctx->self->name : "this API", qs), Q(value, qa));
+                hint_set(h, "api", qn);
             }
         }
         const char *resource = aud_well_known_resource(value);
         if (resource != NULL) {
-            json_t *h = hint_add(r, "well_known_resource",
+            json_t *h = hint_add(r, AUD_REASON_AUD_MISMATCH, "well_known_resource",
                                  "the token is a %s token; request a token for this API's audience (aud '%s')",
-                                 resource, value);
-            json_object_set_new(h, "resource", json_string(resource));
+                                 resource, Q(value, qa));
+            hint_set(h, "resource", resource);
         }
     }
 }
@@ -291,12 +402,78 @@ static bool token_aud_contains(const aud_result *r, const char *value)
     return false;
 }
 
+/* True when every audience the token carries satisfies fit (and it carries
+ * at least one). */
+static bool every_aud(const aud_result *r, bool (*fit)(const char *value, const aud_result *r))
+{
+    json_t *aud = json_object_get(r->claims, "aud");
+    if (json_is_string(aud))
+        return fit(json_string_value(aud), r);
+    if (!json_is_array(aud) || json_array_size(aud) == 0)
+        return false;
+    size_t i;
+    json_t *item;
+    json_array_foreach(aud, i, item) {
+        if (!json_is_string(item) || !fit(json_string_value(item), r))
+            return false;
+    }
+    return true;
+}
+
+static bool is_account(const char *value, const aud_result *r)
+{
+    (void)r;
+    return strcmp(value, "account") == 0;
+}
+
+/* https://<host>/userinfo, the form of Auth0's OIDC /userinfo audience; when
+ * the token names its issuer, on the issuer's own host. */
+static bool is_userinfo(const char *value, const aud_result *r)
+{
+    if (strncmp(value, "https://", 8) != 0)
+        return false;
+    const char *host = value + 8;
+    size_t host_len = strcspn(host, "/");
+    if (host_len == 0 || strcmp(host + host_len, "/userinfo") != 0)
+        return false;
+    const char *iss = aud_result_claim_string(r, "iss");
+    return iss == NULL || (strncmp(iss, value, 8 + host_len) == 0 && (iss[8 + host_len] == '/' || iss[8 + host_len] == '\0'));
+}
+
+/* Keycloak adds an API to aud only through an Audience protocol mapper or
+ * Audience Resolve (from the API client's roles); the client the token was
+ * issued to is in azp, never added by itself. */
+static void keycloak_audience_hint(aud_result *r, aud_reason reason)
+{
+    const char *azp = aud_result_claim_string(r, "azp");
+    const char *iss = aud_result_claim_string(r, "iss");
+    if (azp == NULL)
+        return;
+    quote_buf qc, qi;
+    json_t *h = NULL;
+#define KEYCLOAK_ADVICE                                                                                          \
+    "Keycloak puts an API into aud only through an Audience protocol mapper (or Audience Resolve, from the API " \
+    "client's roles); give '%s' a client scope with an Audience mapper whose Included Client Audience is this "  \
+    "API's client"
+    if (json_object_get(r->claims, "aud") == NULL && iss != NULL && strstr(iss, "/realms/") != NULL)
+        h = hint_add(r, reason, "keycloak_audience",
+                     "the token has no audience, only its client azp '%s' (issuer '%s'): " KEYCLOAK_ADVICE, Q(azp, qc),
+                     Q(iss, qi), qc);
+    else if (every_aud(r, is_account))
+        h = hint_add(r, reason, "keycloak_audience",
+                     "the token's only audience is 'account' and its client is azp '%s': " KEYCLOAK_ADVICE, Q(azp, qc),
+                     qc);
+#undef KEYCLOAK_ADVICE
+    hint_set(h, "client", qc);
+}
+
 /* An ID token is meant for the client that asked for it: it carries
  * nonce/at_hash/c_hash/auth_time and no scopes or roles. An audience equal
  * to the token's own client id without those signs is the related mistake
  * of requesting a token for the client itself. */
-static void token_kind_hints(aud_result *r)
+static void token_kind_hints(aud_result *r, const aud_hint_context *ctx)
 {
+    aud_reason reason = aud_result_has(r, AUD_REASON_AUD_MISMATCH) ? AUD_REASON_AUD_MISMATCH : AUD_REASON_AUD_MISSING;
     static const char *const id_signs[] = {"nonce", "at_hash", "c_hash", "auth_time"};
     static const char *const access_signs[] = {"scp", "scope", "roles"};
     bool id_sign = false, access_sign = false;
@@ -304,17 +481,91 @@ static void token_kind_hints(aud_result *r)
         id_sign |= json_object_get(r->claims, id_signs[i]) != NULL;
     for (size_t i = 0; i < 3; i++)
         access_sign |= json_object_get(r->claims, access_signs[i]) != NULL;
+    /* The same client as everywhere else (aud_result_client); but when that
+     * client was read from aud itself (an ID token without azp), saying that
+     * aud is the client would only repeat it. */
     const char *client = aud_result_client(r);
-    bool aud_is_client = client != NULL && token_aud_contains(r, client);
-    char q[128];
+    bool from_aud = client != NULL && client == aud_result_claim_string(r, "aud");
+    bool aud_is_client = client != NULL && !from_aud && token_aud_contains(r, client);
+    quote_buf q, qa;
     if (id_sign && !access_sign) {
-        hint_add(r, "id_token", "an ID token was sent where an access token is expected");
+        hint_add(r, reason, "id_token", "an ID token was sent where an access token is expected");
     } else if (aud_is_client) {
-        json_t *h = hint_add(r, "client_id_as_aud",
+        json_t *h = hint_add(r, reason, "client_id_as_aud",
                              "the token's audience is its own client id '%s': the client asked for a token for "
                              "itself; it should request one with this API's audience (scope)",
-                             safe(client, q, sizeof q));
-        json_object_set_new(h, "client", json_string(q));
+                             Q(client, q));
+        hint_set(h, "client", q);
+    }
+    keycloak_audience_hint(r, reason);
+    if (aud_result_has(r, AUD_REASON_AUD_MISMATCH) && every_aud(r, is_userinfo)) {
+        json_t *aud = json_object_get(r->claims, "aud");
+        const char *value = json_string_value(json_is_array(aud) ? json_array_get(aud, 0) : aud);
+        json_t *h = hint_add(r, AUD_REASON_AUD_MISMATCH, "auth0_userinfo",
+                             "the token's only audience is the /userinfo endpoint '%s': Auth0 gives a token that "
+                             "audience alone when the client asks without the audience parameter; request it with "
+                             "audience set to this API's identifier",
+                             Q(value, qa));
+        hint_set(h, "aud", qa);
+    }
+    if (aud_result_has(r, AUD_REASON_AUD_MISMATCH) && token_aud_contains(r, "api://default") &&
+        (ctx->self == NULL || !listed(ctx->self->audiences, ctx->self->n_audiences, "api://default"))) {
+        quote_buf qi;
+        const char *iss = aud_result_claim_string(r, "iss");
+        hint_add(r, AUD_REASON_AUD_MISMATCH, "okta_default_audience",
+                 "aud 'api://default' is the audience Okta's pre-configured 'default' authorization server "
+                 "uses unless it is changed (issuer '%s'): the client requested its token there; request it from "
+                 "the authorization server whose audience is this API's",
+                 Q(iss != NULL ? iss : "?", qi));
+    }
+}
+
+/* https://<org>.okta.com with no path: Okta's org authorization server,
+ * whose access tokens Okta documents as meant for Okta alone. */
+static bool okta_org_issuer(const char *iss)
+{
+    static const char *const suffixes[] = {".okta.com", ".oktapreview.com", ".okta-emea.com"};
+    if (strncmp(iss, "https://", 8) != 0)
+        return false;
+    const char *host = iss + 8;
+    size_t host_len = strlen(host);
+    if (host_len == 0 || strcspn(host, "/:?#") != host_len)
+        return false;
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        size_t sl = strlen(suffixes[i]);
+        if (host_len > sl && strcasecmp(host + host_len - sl, suffixes[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* What the token says it is, for any refusal: Keycloak's typ claim names
+ * refresh, offline and ID tokens; an Okta org issuer names tokens no API but
+ * Okta's can use. */
+static void token_type_hints(aud_result *r)
+{
+    aud_reason reason = token_reason(r);
+    const char *typ = aud_result_claim_string(r, "typ");
+    quote_buf qt, qi;
+    if (typ != NULL && (strcmp(typ, "Refresh") == 0 || strcmp(typ, "Offline") == 0)) {
+        json_t *h = hint_add(r, reason, "refresh_token",
+                             "%s (typ '%s', as Keycloak marks them) was sent as a bearer token: it is for the "
+                             "token endpoint only; send the access token instead",
+                             strcmp(typ, "Refresh") == 0 ? "a refresh token" : "an offline token (a long-lived "
+                                                                               "refresh token)",
+                             Q(typ, qt));
+        hint_set(h, "typ", qt);
+    } else if (typ != NULL && strcmp(typ, "ID") == 0) {
+        hint_add(r, reason, "id_token", "an ID token was sent where an access token is expected");
+    }
+    const char *iss = aud_result_claim_string(r, "iss");
+    if (iss != NULL && okta_org_issuer(iss)) {
+        hint_add(r, reason, "okta_org_server",
+                 "iss '%s' is an Okta org authorization server (no /oauth2/... in the issuer): Okta documents its "
+                 "access tokens as meant for Okta alone, not for validation by your own API; request the token from "
+                 "a custom authorization server (https://<your Okta domain>/oauth2/<server id>, e.g. "
+                 "/oauth2/default)",
+                 Q(iss, qi));
     }
 }
 
@@ -343,40 +594,69 @@ static bool azure_issuer(const char *iss, int *version, char *tenant, size_t len
     return false;
 }
 
+/* Google's OpenID Connect reference: the issuer is https://accounts.google.com,
+ * and accounts.google.com is also returned for legacy implementations. */
+static bool google_spellings(const char *a, const char *b)
+{
+    return (strcmp(a, "accounts.google.com") == 0 && strcmp(b, "https://accounts.google.com") == 0) ||
+           (strcmp(b, "accounts.google.com") == 0 && strcmp(a, "https://accounts.google.com") == 0);
+}
+
 static void issuer_hints(aud_result *r, const aud_hint_context *ctx)
 {
     const char *iss = aud_result_claim_string(r, "iss");
     if (iss == NULL)
         return;
-    char q[128];
+    const aud_reason why = AUD_REASON_ISSUER_MISMATCH;
+    quote_buf q, ql, qt, qu;
     char token_tenant[128], tenant[128];
     int token_version = 0, version = 0;
     bool token_azure = azure_issuer(iss, &token_version, token_tenant, sizeof token_tenant);
     for (size_t i = 0; ctx->self != NULL && i < ctx->self->n_issuers; i++) {
         const char *allowed = ctx->self->issuers[i];
         if (differs_by_trailing_slash(iss, allowed)) {
-            hint_add(r, "issuer_trailing_slash", "iss '%s' differs from the allowed issuer '%s' only by a trailing slash",
-                     safe(iss, q, sizeof q), allowed);
+            hint_add(r, why, "issuer_trailing_slash",
+                     "iss '%s' differs from the allowed issuer '%s' only by a trailing slash", Q(iss, q),
+                     Q(allowed, ql));
+        } else if (google_spellings(iss, allowed)) {
+            hint_add(r, why, "google_issuer",
+                     "iss '%s' is the other spelling of the allowed '%s': Google documents its issuer as "
+                     "https://accounts.google.com and, for legacy implementations, accounts.google.com; allow both",
+                     Q(iss, q), Q(allowed, ql));
         } else if (token_azure && azure_issuer(allowed, &version, tenant, sizeof tenant)) {
             if (strcmp(tenant, token_tenant) == 0 && version != token_version)
-                hint_add(r, "azure_v1_v2_issuer",
+                hint_add(r, why, "azure_v1_v2_issuer",
                          "iss '%s' is the Azure AD v%d issuer of the same tenant as the allowed v%d issuer '%s': "
-                         "the token is a v%d token (see the application's accessTokenAcceptedVersion)",
-                         safe(iss, q, sizeof q), token_version, version, allowed, token_version);
+                         "Entra ID issues v%d.0 tokens for this API, as " ACCEPTED_VERSION_SETTING " says; allow "
+                         "this issuer too, or change that setting",
+                         Q(iss, q), token_version, version, Q(allowed, ql), token_version);
             else if (strcmp(tenant, token_tenant) != 0 && version == token_version)
-                hint_add(r, "issuer_other_tenant",
-                         "iss '%s' is from Azure AD tenant '%s', but this API accepts tenant '%s'",
-                         safe(iss, q, sizeof q), token_tenant, tenant);
+                hint_add(r, why, "issuer_other_tenant",
+                         "iss '%s' is from Azure AD tenant '%s', but this API accepts tenant '%s'", Q(iss, q),
+                         Q(token_tenant, qt), Q(tenant, qu));
         }
     }
     for (size_t k = 0; k < ctx->n_others; k++) {
         if (listed(ctx->others[k].issuers, ctx->others[k].n_issuers, iss)) {
-            json_t *h = hint_add(r, "issuer_other_api", "issuer '%s' is accepted by '%s' on this server, not by '%s'",
-                                 safe(iss, q, sizeof q), ctx->others[k].name,
-                                 ctx->self != NULL ? ctx->self->name : "this API");
-            json_object_set_new(h, "api", json_string(ctx->others[k].name));
+            json_t *h = hint_add(r, why, "issuer_other_api", "issuer '%s' is accepted by '%s' on this server, not by '%s'",
+                                 Q(iss, q), Q(ctx->others[k].name, qt),
+                                 Q(ctx->self != NULL ? ctx->self->name : "this API", qu));
+            hint_set(h, "api", qt);
         }
     }
+}
+
+/* Token-supplied times reach an integer member: past this, the conversion
+ * would be undefined, and no span that long means anything anyway. */
+#define HINT_MAX_SECONDS 1e12
+
+static json_int_t clamped_seconds(double seconds)
+{
+    if (!(seconds > -HINT_MAX_SECONDS))
+        return (json_int_t)-HINT_MAX_SECONDS;
+    if (!(seconds < HINT_MAX_SECONDS))
+        return (json_int_t)HINT_MAX_SECONDS;
+    return (json_int_t)seconds;
 }
 
 static void time_hints(aud_result *r, const aud_hint_context *ctx)
@@ -386,22 +666,68 @@ static void time_hints(aud_result *r, const aud_hint_context *ctx)
     if (aud_result_has(r, AUD_REASON_EXPIRED) && json_is_number(exp)) {
         double ago = ctx->now - json_number_value(exp);
         aud_duration_format(ago, words, sizeof words);
-        json_t *h = hint_add(r, "expired", "the token expired %s ago; the client should refresh it before use", words);
-        json_object_set_new(h, "seconds", json_integer((json_int_t)ago));
+        json_t *h = hint_add(r, AUD_REASON_EXPIRED, "expired",
+                             "the token expired %s ago; the client should refresh it before use", words);
+        if (h != NULL)
+            json_object_set_new(h, "seconds", json_integer(clamped_seconds(ago)));
     }
     if (!aud_result_has(r, AUD_REASON_NOT_YET_VALID))
         return;
+    /* The later of nbf and iat is the one that failed. */
     json_t *nbf = json_object_get(r->claims, "nbf"), *iat = json_object_get(r->claims, "iat");
-    double start = json_is_number(nbf) ? json_number_value(nbf) : json_number_value(iat);
+    double start = -HINT_MAX_SECONDS;
+    if (json_is_number(nbf))
+        start = json_number_value(nbf);
+    if (json_is_number(iat) && json_number_value(iat) > start)
+        start = json_number_value(iat);
     double ahead = start - ctx->now;
     aud_duration_format(ahead, words, sizeof words);
     json_t *h = ahead <= 300
-                    ? hint_add(r, "not_yet_valid",
+                    ? hint_add(r, AUD_REASON_NOT_YET_VALID, "not_yet_valid",
                                "the token becomes valid in %s: so small a gap is usually clock skew between this "
                                "server and the token issuer; check that both keep time (NTP)",
                                words)
-                    : hint_add(r, "not_yet_valid", "the token becomes valid only in %s", words);
-    json_object_set_new(h, "seconds", json_integer((json_int_t)ahead));
+                    : hint_add(r, AUD_REASON_NOT_YET_VALID, "not_yet_valid", "the token becomes valid only in %s",
+                               words);
+    if (h != NULL)
+        json_object_set_new(h, "seconds", json_integer(clamped_seconds(ahead)));
+}
+
+/* Hints from the token's shape, which need no claims: an encrypted token,
+ * an opaque one, a DER-encoded ECDSA signature. */
+static void shape_hints(aud_result *r)
+{
+    quote_buf qa, qe;
+    if (aud_result_has(r, AUD_REASON_MALFORMED) && r->shape.encrypted) {
+        json_t *h = hint_add(r, AUD_REASON_MALFORMED, "encrypted_token",
+                             "the token is encrypted (a JWE, alg '%s', enc '%s'): this API verifies signed tokens "
+                             "and cannot decrypt; ask the identity provider to issue this API's access tokens "
+                             "signed but not encrypted",
+                             Q(aud_result_header_string(r, "alg"), qa), Q(aud_result_header_string(r, "enc"), qe));
+        hint_set(h, "enc", qe);
+    } else if (aud_result_has(r, AUD_REASON_MALFORMED) && r->shape.opaque) {
+        json_t *h = hint_add(r, AUD_REASON_MALFORMED, "opaque_token",
+                             "the token is not a JWT (%u dot-separated segment%s, not base64url JSON): probably an "
+                             "opaque access token, which only its issuer can check; this API needs a JWT access "
+                             "token, which clients usually get by naming this API as the resource or audience of "
+                             "their token request (Auth0, for one, returns an opaque token when none is named)",
+                             r->shape.segments, r->shape.segments == 1 ? "" : "s");
+        if (h != NULL)
+            json_object_set_new(h, "segments", json_integer(r->shape.segments));
+    }
+    static const struct {
+        const char *alg;
+        size_t raw;
+    } ecdsa[] = {{"ES256", 64}, {"ES384", 96}, {"ES512", 132}};
+    const char *alg = aud_result_header_string(r, "alg");
+    for (size_t i = 0; alg != NULL && i < 3; i++) {
+        if (strcmp(alg, ecdsa[i].alg) == 0 && aud_result_has(r, AUD_REASON_BAD_SIGNATURE) &&
+            r->shape.signature_der && r->shape.signature_len != ecdsa[i].raw)
+            hint_add(r, AUD_REASON_BAD_SIGNATURE, "ecdsa_der_signature",
+                     "the %s signature is %zu bytes of DER (an ASN.1 SEQUENCE of r and s); JOSE (RFC 7518 section "
+                     "3.4) requires the raw %zu-byte R||S, so the signer must convert it",
+                     ecdsa[i].alg, r->shape.signature_len, ecdsa[i].raw);
+    }
 }
 
 /* The last day an allowance covers: it ends at the midnight after it. */
@@ -415,34 +741,46 @@ static void allowance_day(double until, char *buf, size_t len)
 static void allowance_hints(aud_result *r)
 {
     char day[16];
+    quote_buf q;
     if (r->matched_audience != NULL && r->matched_until != 0) {
         allowance_day(r->matched_until, day, sizeof day);
-        json_t *h = hint_add(r, "deprecated_audience",
+        json_t *h = hint_add(r, AUD_REASON_OK, "deprecated_audience",
                              "audience '%s' is accepted only until %s (AudAllowUntil); move the client to a "
                              "permanent audience before then",
-                             r->matched_audience, day);
-        json_object_set_new(h, "until", json_string(day));
+                             Q(r->matched_audience, q), day);
+        hint_set(h, "until", day);
     }
     if (r->ended_audience != NULL && r->matched_audience == NULL) {
         allowance_day(r->ended_until, day, sizeof day);
-        json_t *h = hint_add(r, "allowance_ended", "audience '%s' was accepted only until %s; that allowance has ended",
-                             r->ended_audience, day);
-        json_object_set_new(h, "until", json_string(day));
+        json_t *h = hint_add(r, AUD_REASON_AUD_MISMATCH, "allowance_ended",
+                             "audience '%s' was accepted only until %s; that allowance has ended",
+                             Q(r->ended_audience, q), day);
+        hint_set(h, "until", day);
     }
 }
 
 void aud_hints_add(aud_result *r, const aud_hint_context *ctx)
 {
     json_decref(r->hints);
+    free(r->hint_reasons);
+    r->hint_reasons = NULL;
+    r->n_hint_reasons = 0;
     r->hints = json_array();
-    if (r->hints == NULL || r->claims == NULL)
+    if (r->hints == NULL)
+        return;
+    /* A token that did not decode has no claims, but its shape still tells
+     * what it is. */
+    shape_hints(r);
+    if (r->claims == NULL)
         return;
     allowance_hints(r);
     if (aud_result_has(r, AUD_REASON_AUD_MISMATCH) || aud_result_has(r, AUD_REASON_AUD_MISSING)) {
         if (aud_result_has(r, AUD_REASON_AUD_MISMATCH))
             audience_hints(r, ctx);
-        token_kind_hints(r);
+        token_kind_hints(r, ctx);
     }
+    if (!aud_result_accepted(r))
+        token_type_hints(r);
     if (aud_result_has(r, AUD_REASON_ISSUER_MISMATCH))
         issuer_hints(r, ctx);
     time_hints(r, ctx);
@@ -453,31 +791,44 @@ const char *aud_hints_first_text(const aud_result *r)
     return json_string_value(json_object_get(json_array_get(r->hints, 0), "text"));
 }
 
+const char *aud_hints_text_for(const aud_result *r, aud_reason reason)
+{
+    size_t n = json_array_size(r->hints);
+    for (size_t i = 0; i < n && i < r->n_hint_reasons; i++) {
+        if (r->hint_reasons[i] == reason)
+            return json_string_value(json_object_get(json_array_get(r->hints, i), "text"));
+    }
+    return NULL;
+}
+
 /* ---- Start-up lint ---- */
 
 static void lint(aud_lint_fn *warn, void *baton, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void lint(aud_lint_fn *warn, void *baton, const char *fmt, ...)
 {
-    char message[1024];
+    char raw[HINT_TEXT_MAX], message[HINT_TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    aud_text_quote(raw, strlen(raw), sizeof message, message, sizeof message);
     warn(baton, message);
 }
 
-void aud_lint_audiences(const char *const *values, size_t n, const double *until, double now, aud_lint_fn *warn,
-                        void *baton)
+static void lint_audience_list(const char *const *values, size_t n, const double *until, double now,
+                               aud_lint_fn *warn, void *baton)
 {
     char twin[512], day[16];
+    quote_buf qv, qw, qt;
     for (size_t i = 0; i < n; i++) {
         const char *v = values[i];
+        Q(v, qv);
         if (v[0] != '\0' && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[strlen(v) - 1])))
-            lint(warn, baton, "audience '%s' has surrounding whitespace: no token's aud will match it", v);
+            lint(warn, baton, "audience '%s' has surrounding whitespace: no token's aud will match it", qv);
         const char *resource = aud_well_known_resource(v);
         if (resource != NULL)
             lint(warn, baton, "audience '%s' is %s's: this location accepts %s tokens, which are minted for %s, "
-                 "not for this API", v, resource, resource, resource);
+                 "not for this API", qv, resource, resource, resource);
         for (size_t j = i + 1; j < n; j++) {
             const char *w = values[j];
             const char *how = differs_by_trailing_slash(v, w) ? "a trailing slash"
@@ -486,21 +837,53 @@ void aud_lint_audiences(const char *const *values, size_t n, const double *until
                                                                               : NULL;
             if (how != NULL)
                 lint(warn, baton, "audiences '%s' and '%s' differ only by %s: a token carries one exact value, so "
-                     "one of them is probably a mistake", v, w, how);
+                     "one of them is probably a mistake", qv, Q(w, qw), how);
         }
         bool bare = is_guid(v), uri = strncmp(v, "api://", 6) == 0 && is_guid(v + 6);
-        if (bare || uri) {
+        if ((bare || uri) && resource == NULL) {
             snprintf(twin, sizeof twin, bare ? "api://%s" : "%s", bare ? v : v + 6);
-            if (!listed(values, n, twin) && resource == NULL)
-                lint(warn, baton, "audience '%s' is allowed without its %s twin '%s': Azure AD v1 tokens carry the "
-                     "bare application ID and v2 tokens the api:// URI", v, bare ? "api://" : "bare GUID", twin);
+            Q(twin, qt);
+            if (!listed(values, n, twin) && bare)
+                lint(warn, baton, "audience '%s' is allowed without its api:// twin '%s': Entra ID v2.0 access "
+                     "tokens carry the application (client) ID as here, but v1.0 tokens carry whichever resource "
+                     "the client requested, so a v1.0 token requested for '%s' is refused", qv, qt, qt);
+            else if (!listed(values, n, twin))
+                lint(warn, baton, "audience '%s' is allowed without its bare GUID twin '%s': Entra ID v2.0 access "
+                     "tokens always carry the application (client) ID, so only v1.0 tokens requested for the App ID "
+                     "URI match here", qv, qt);
         }
         if (until != NULL && until[i] != 0) {
             allowance_day(until[i], day, sizeof day);
             if (until[i] <= now)
-                lint(warn, baton, "the allowance for audience '%s' ended on %s: it is refused now", v, day);
+                lint(warn, baton, "the allowance for audience '%s' ended on %s: it is refused now", qv, day);
             else if (until[i] - now <= 14 * 86400.0)
-                lint(warn, baton, "the allowance for audience '%s' ends on %s, within 14 days", v, day);
+                lint(warn, baton, "the allowance for audience '%s' ends on %s, within 14 days", qv, day);
         }
     }
+}
+
+void aud_lint_location(const aud_lint_location_input *in, aud_lint_fn *warn, void *baton)
+{
+    lint_audience_list(in->audiences, in->n_audiences, in->until, in->now, warn, baton);
+    bool only_uris = in->n_audiences > 0;
+    for (size_t i = 0; i < in->n_audiences; i++)
+        only_uris = only_uris && strncmp(in->audiences[i], "api://", 6) == 0;
+    for (size_t i = 0; only_uris && i < in->n_issuers; i++) {
+        char tenant[128];
+        int version = 0;
+        quote_buf qi;
+        if (azure_issuer(in->issuers[i], &version, tenant, sizeof tenant) && version == 2) {
+            lint(warn, baton, "issuer '%s' is an Entra ID v2.0 issuer, but every allowed audience is an api:// App "
+                 "ID URI: v2.0 access tokens always carry the API's application (client) ID as aud, so none will "
+                 "match; allow the API's client ID", Q(in->issuers[i], qi));
+            break;
+        }
+    }
+}
+
+void aud_lint_audiences(const char *const *values, size_t n, const double *until, double now, aud_lint_fn *warn,
+                        void *baton)
+{
+    aud_lint_location_input in = {values, n, until, NULL, 0, now};
+    aud_lint_location(&in, warn, baton);
 }

@@ -84,6 +84,7 @@ void aud_result_free(aud_result *r)
     free(r->verified_by);
     free(r->ended_audience);
     json_decref(r->hints);
+    free(r->hint_reasons);
     free(r);
 }
 
@@ -104,11 +105,18 @@ const char *aud_result_header_string(const aud_result *r, const char *name)
 
 const char *aud_result_client(const aud_result *r)
 {
-    static const char *const client_claims[] = {"azp", "client_id", "appid"};
+    static const char *const client_claims[] = {"azp", "client_id", "appid", "cid"};
     for (size_t i = 0; i < sizeof client_claims / sizeof *client_claims; i++) {
         const char *value = aud_result_claim_string(r, client_claims[i]);
         if (value != NULL)
             return value;
+    }
+    /* OpenID Connect Core 1.0 section 2: an ID token's aud holds the
+     * client_id of the relying party it was issued to. */
+    static const char *const id_signs[] = {"nonce", "at_hash", "c_hash", "auth_time"};
+    for (size_t i = 0; i < sizeof id_signs / sizeof *id_signs; i++) {
+        if (r->claims != NULL && json_object_get(r->claims, id_signs[i]) != NULL)
+            return aud_result_claim_string(r, "aud");
     }
     return NULL;
 }

@@ -4,10 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aud_b64.h"
-#include "aud_json.h"
 #include "aud_text.h"
 #include "aud_time.h"
+#include "aud_token.h"
 
 struct aud_verifier {
     const aud_keyset **keysets;
@@ -134,22 +133,6 @@ static void list_values(char *const *values, size_t n, char *buf, size_t len)
             return;
         used += (size_t)w;
     }
-}
-
-static json_t *decode_segment(aud_result *r, const char *what, const char *seg, size_t len)
-{
-    unsigned char *raw = NULL;
-    size_t raw_len = 0;
-    if (!aud_b64url_decode(seg, len, &raw, &raw_len)) {
-        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the %s is not unpadded base64url", what);
-        return NULL;
-    }
-    aud_error err;
-    json_t *object = aud_json_parse_object((const char *)raw, raw_len, &err);
-    free(raw);
-    if (object == NULL)
-        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the %s: %s", what, err.text);
-    return object;
 }
 
 /* Returns true and sets *alg when the header names an allowed algorithm and
@@ -511,38 +494,16 @@ static void check_audience(const aud_verifier *v, aud_result *r, double now)
 
 aud_result *aud_verifier_check(const aud_verifier *v, const char *token, size_t token_len)
 {
-    aud_result *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return NULL;
-    if (token == NULL || token_len == 0) {
-        aud_result_add_reason(r, AUD_REASON_NO_TOKEN, "no token was presented");
+    aud_token_parts parts;
+    aud_result *r = aud_token_decode_parts(token, token_len, v->max_token_size, &parts);
+    if (r == NULL || r->shape.segments != 3) {
+        free(parts.signature);
         return r;
     }
-    aud_token_id(token, token_len, r->token_id);
-    if (token_len > v->max_token_size) {
-        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the token is %zu bytes, over the limit of %zu", token_len,
-                              v->max_token_size);
-        return r;
-    }
-    const char *dot1 = memchr(token, '.', token_len);
-    const char *dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', token_len - (size_t)(dot1 + 1 - token)) : NULL;
-    const char *end = token + token_len;
-    if (dot2 == NULL || memchr(dot2 + 1, '.', (size_t)(end - dot2 - 1)) != NULL) {
-        aud_result_add_reason(r, AUD_REASON_MALFORMED, "a compact JWS has exactly three segments separated by dots");
-        return r;
-    }
-    r->header = decode_segment(r, "header", token, (size_t)(dot1 - token));
-    r->claims = decode_segment(r, "payload", dot1 + 1, (size_t)(dot2 - dot1 - 1));
-    unsigned char *sig = NULL;
-    size_t sig_len = 0;
-    bool sig_decoded = aud_b64url_decode(dot2 + 1, (size_t)(end - dot2 - 1), &sig, &sig_len);
-    if (!sig_decoded)
-        aud_result_add_reason(r, AUD_REASON_MALFORMED, "the signature is not unpadded base64url");
-
     aud_alg alg;
-    if (r->header != NULL && check_header(v, r, &alg) && sig_decoded)
-        check_signature(v, r, alg, token, (size_t)(dot2 - token), sig, sig_len);
-    free(sig);
+    if (r->header != NULL && check_header(v, r, &alg) && parts.signature_decoded)
+        check_signature(v, r, alg, token, parts.signing_input_len, parts.signature, parts.signature_len);
+    free(parts.signature);
 
     if (r->claims != NULL) {
         double now = v->now(v->now_baton);

@@ -6,7 +6,8 @@ import os
 import jwt
 import pytest
 
-from conftest import AT, AUDIENCE, ISSUER, VECTORS
+from conftest import AT, AUDIENCE, ISSUER, VECTORS, b64u
+from conftest import claims as conftest_claims
 
 NOTHING_VERIFIED = "NOTHING WAS VERIFIED"
 UNVERIFIED_SIGNATURE = "signature: NOT verified (the header and claims below are unverified)"
@@ -575,3 +576,165 @@ def test_accepted_token_has_no_hints(inspect_json, keys, mint):
     status, doc = inspect_json("--key", keys.jwks, "--allow", AUDIENCE, "--at", str(AT), mint("RS256"))
     assert status == 0 and doc["verdict"] == "accept"
     assert doc["hints"] == []
+
+
+# ---- hints for tokens shaped as identity providers issue them ------------------
+
+GUID = "6f1c2b3a-0000-4000-8000-000000000001"
+TENANT = "11111111-2222-3333-4444-555555555555"
+KEYCLOAK = "https://kc.example/realms/demo"
+
+
+def judged(inspect_json, keys, token, *extra, allow=AUDIENCE):
+    """(status, document, {hint code: hint}) for a token checked against the JWKS."""
+    status, doc = inspect_json("--key", keys.jwks, "--allow", allow, "--at", str(AT), *extra, token)
+    check_json_shape(doc)
+    return status, doc, {h["code"]: h for h in doc["hints"]}
+
+
+def test_keycloak_access_token_without_this_api(inspect_json, keys, mint):
+    token = mint(iss=KEYCLOAK, aud="account", azp="web", typ="Bearer", scope="openid profile")
+    status, doc, hints = judged(inspect_json, keys, token)
+    assert status == 1 and doc["reasons"] == ["aud_mismatch"]
+    text = hints["keycloak_audience"]["text"]
+    assert "the token's only audience is 'account' and its client is azp 'web'" in text
+    assert "Audience mapper" in text
+
+
+def test_keycloak_access_token_with_no_audience(inspect_json, keys, mint):
+    token = mint(iss=KEYCLOAK, aud=None, azp="web", typ="Bearer", scope="openid")
+    status, doc, hints = judged(inspect_json, keys, token)
+    assert status == 1 and doc["reasons"] == ["aud_missing"]
+    assert hints["keycloak_audience"]["text"].startswith("the token has no audience, only its client azp 'web'")
+
+
+@pytest.mark.parametrize("typ,code", [("Refresh", "refresh_token"), ("Offline", "refresh_token"), ("ID", "id_token")])
+def test_keycloak_token_types(inspect_json, keys, mint, typ, code):
+    token = mint(iss=KEYCLOAK, aud=KEYCLOAK, azp="web", typ=typ)
+    status, doc, hints = judged(inspect_json, keys, token)
+    assert status == 1 and doc["reasons"] == ["aud_mismatch"]
+    assert code in hints, doc["hints"]
+    if code == "refresh_token":
+        assert f"(typ '{typ}', as Keycloak marks them)" in hints[code]["text"]
+
+
+def test_auth0_token_requested_without_audience(inspect_json, keys, mint):
+    tenant = "https://tenant.eu.auth0.com/"
+    token = mint(iss=tenant, aud=tenant + "userinfo", azp="abc", scope="openid profile")
+    status, doc, hints = judged(inspect_json, keys, token)
+    assert status == 1
+    assert "Auth0 gives a token that audience alone when the client asks without the audience parameter" in \
+        hints["auth0_userinfo"]["text"]
+
+
+def test_okta_default_authorization_server_audience(inspect_json, keys, mint):
+    token = mint(iss="https://dev-1.okta.com/oauth2/default", aud="api://default", azp=None, cid="0oa1", scp=["read"],
+                 ver=1)
+    status, _, hints = judged(inspect_json, keys, token)
+    assert status == 1
+    assert "'default' authorization server" in hints["okta_default_audience"]["text"]
+
+
+def test_okta_org_authorization_server_token(inspect_json, keys, mint):
+    org = "https://dev-1.okta.com"
+    token = mint(iss=org, aud=org, azp=None, cid="0oa1", scp=["openid"], ver=1)
+    status, doc, hints = judged(inspect_json, keys, token, "--issuer", org + "/oauth2/default")
+    assert status == 1 and doc["reasons"] == ["issuer_mismatch", "aud_mismatch"]
+    assert "Okta documents its access tokens as meant for Okta alone" in hints["okta_org_server"]["text"]
+
+
+def test_okta_token_requested_for_its_own_client(inspect_json, keys, mint):
+    token = mint(iss="https://dev-1.okta.com/oauth2/ausabc", aud="0oa1", azp=None, cid="0oa1", scp=["read"])
+    _, _, hints = judged(inspect_json, keys, token)
+    assert hints["client_id_as_aud"]["client"] == "0oa1"
+
+
+def test_google_legacy_issuer_spelling(inspect_json, keys, mint):
+    token = mint(iss="accounts.google.com")
+    status, doc, hints = judged(inspect_json, keys, token, "--issuer", "https://accounts.google.com")
+    assert status == 1 and doc["reasons"] == ["issuer_mismatch"]
+    assert "legacy implementations, accounts.google.com" in hints["google_issuer"]["text"]
+
+
+def jwe():
+    header = b64u(json.dumps({"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": "enc-1"}).encode())
+    return ".".join([header, b64u(os.urandom(256)), b64u(os.urandom(12)), b64u(b"ciphertext"), b64u(os.urandom(16))])
+
+
+def test_encrypted_token_is_named(inspect, inspect_json, keys):
+    status, doc, hints = judged(inspect_json, keys, jwe())
+    assert status == 1 and doc["reasons"] == ["malformed"]
+    assert "encrypted" in doc["details"]["malformed"]
+    assert "alg 'RSA-OAEP-256', enc 'A256GCM'" in hints["encrypted_token"]["text"]
+    assert doc["claims"] is None
+    res = inspect("--key", keys.jwks, "--allow", AUDIENCE, "--at", str(AT), jwe())
+    assert any(line.startswith("encrypted_token: the token is encrypted") for line in hint_lines(res.stdout))
+
+
+@pytest.mark.parametrize("token", ["2YotnFZFEjr1zCsicMWpAA", "abc.def.ghi"])
+def test_opaque_token_is_named(inspect_json, keys, token):
+    status, doc, hints = judged(inspect_json, keys, token)
+    assert status == 1 and doc["reasons"] == ["malformed"]
+    assert "this API needs a JWT access token" in hints["opaque_token"]["text"]
+
+
+def test_der_ecdsa_signature_is_named(inspect_json, keys):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    signing_input = b64u(json.dumps({"alg": "ES256", "kid": "ec-1"}).encode()) + "." + \
+        b64u(json.dumps(conftest_claims()).encode())
+    der = keys.ec.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+    assert der[0] == 0x30 and 68 <= len(der) <= 72
+    status, doc, hints = judged(inspect_json, keys, signing_input + "." + b64u(der))
+    assert status == 1 and doc["reasons"] == ["bad_signature"]
+    assert f"the ES256 signature is {len(der)} bytes of DER" in hints["ecdsa_der_signature"]["text"]
+
+
+def ed25519_token(keys, alg="Ed25519"):
+    signing_input = b64u(json.dumps({"alg": alg, "kid": "ed-1", "typ": "JWT"}).encode()) + "." + \
+        b64u(json.dumps(conftest_claims()).encode())
+    return signing_input + "." + b64u(keys.ed.sign(signing_input.encode()))
+
+
+@pytest.mark.parametrize("alg_option", [[], ["--alg", "Ed25519"], ["--alg", "EdDSA"]])
+def test_ed25519_algorithm_name_is_accepted(inspect_json, keys, alg_option):
+    status, doc, _ = judged(inspect_json, keys, ed25519_token(keys), *alg_option)
+    assert status == 0 and doc["verdict"] == "accept", doc
+    assert doc["header"]["alg"] == "Ed25519"
+    assert doc["signature_verified"] is True
+
+
+def test_ed25519_refused_when_not_allowed(inspect_json, keys):
+    status, doc, _ = judged(inspect_json, keys, ed25519_token(keys), "--alg", "RS256")
+    assert status == 1 and doc["reasons"] == ["alg_not_allowed"]
+
+
+def test_entra_v2_token_where_only_an_app_id_uri_is_allowed(inspect_json, keys, mint):
+    token = mint(iss=f"https://login.microsoftonline.com/{TENANT}/v2.0", aud=GUID, ver="2.0", azp="client-guid")
+    status, _, hints = judged(inspect_json, keys, token, allow="api://orders")
+    assert status == 1
+    assert "never an App ID URI such as the allowed 'api://orders'" in hints["azure_v2_client_id"]["text"]
+
+
+def test_entra_v1_guid_where_its_app_id_uri_is_allowed(inspect_json, keys, mint):
+    token = mint(iss=f"https://sts.windows.net/{TENANT}/", aud=GUID, ver="1.0", azp=None, appid="client-guid")
+    status, _, hints = judged(inspect_json, keys, token, allow=f"api://{GUID}")
+    assert status == 1
+    text = hints["azure_guid_vs_uri"]["text"]
+    assert "in Entra ID v1.0 access tokens (this token says ver 1.0)" in text
+    assert f"have the client request 'api://{GUID}'" in text
+
+
+def test_decode_only_uses_the_core_wording(inspect_json):
+    status, doc = inspect_json("a.b")
+    assert status == 1
+    assert doc["details"]["malformed"] == "a compact JWS has exactly three segments separated by dots"
+
+
+def test_hint_survives_a_long_multibyte_audience(inspect_json, keys, mint):
+    """Regression: a quote cut inside a UTF-8 sequence made the hint vanish."""
+    allowed = "api://x" + "\u00e9" * 60
+    status, _, hints = judged(inspect_json, keys, mint(aud=allowed + "/"), allow=allowed)
+    assert status == 1
+    assert "trailing_slash" in hints

@@ -1,0 +1,34 @@
+/* Taking a compact token apart, without judging it: the decoding half of a
+ * verification, shared by the verifier and aud-inspect so that one fact is
+ * said in one wording. */
+#ifndef AUD_TOKEN_H
+#define AUD_TOKEN_H
+
+#include <stddef.h>
+
+#include "aud_result.h"
+
+/* What a verification needs beyond the result: where the signing input ends
+ * and the decoded signature (malloc'd, the caller frees it). */
+typedef struct {
+    size_t signing_input_len;
+    unsigned char *signature;
+    size_t signature_len;
+    bool signature_decoded;
+} aud_token_parts;
+
+/* Decodes a compact JWS: at most max_size bytes (0: no limit), exactly three
+ * dot-separated segments, header and payload strict base64url of a strict
+ * JSON object (aud_json_parse_object), signature strict base64url. Each
+ * failure is a malformed detail; a bad header does not stop the payload
+ * from being decoded. r->shape records what the token looks like (segment
+ * count, an encrypted JWE, an opaque string, a DER ECDSA signature) so that
+ * hints can name the likely mistake. Never returns NULL except on memory
+ * exhaustion. An empty token is no_token. */
+aud_result *aud_token_decode(const char *token, size_t len, size_t max_size);
+
+/* aud_token_decode that also hands back the parts a signature check needs;
+ * parts may be NULL. */
+aud_result *aud_token_decode_parts(const char *token, size_t len, size_t max_size, aud_token_parts *parts);
+
+#endif

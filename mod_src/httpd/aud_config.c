@@ -458,7 +458,8 @@ static const char *set_algorithms(cmd_parms *cmd, void *cfg, const char *arg)
     if (!aud_alg_from_name(arg, &alg)) {
         char *known = "";
         for (int i = 0; i < AUD_ALG_COUNT; i++)
-            known = apr_pstrcat(cmd->temp_pool, known, i ? " " : "", aud_alg_name((aud_alg)i), NULL);
+            known = apr_pstrcat(cmd->temp_pool, known, i ? " " : "", aud_alg_name((aud_alg)i),
+                                i == AUD_ALG_EDDSA ? " Ed25519" : "", NULL);
         return apr_psprintf(cmd->pool, "AudAlgorithms: unknown algorithm '%s' (names are case-sensitive; known: %s)",
                             arg, known);
     }

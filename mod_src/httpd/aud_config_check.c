@@ -101,11 +101,14 @@ void aud_config_lint(apr_pool_t *p, server_rec *s)
         const aud_dir_conf *conf = APR_ARRAY_IDX(confs, i, aud_dir_conf *);
         const char *where = apr_psprintf(p, "<%s %s>", conf->section ? conf->section->directive + 1 : "Location",
                                          conf->path ? conf->path : "/");
-        size_t n;
         if ((conf->set & AUD_SET_ALLOW) && conf->vs.allow != NULL) {
             lint_place at = {s, conf->allow_file, conf->allow_line, where};
-            const char *const *values = aud_config_strings(conf->vs.allow, &n);
-            aud_lint_audiences(values, n, (const double *)conf->vs.allow_until->elts, now, lint_warn, &at);
+            /* The issuers include those discovery named (already in
+             * vs.issuers by now), so an Entra v2.0 discovery URL counts. */
+            aud_lint_location_input in = {.until = (const double *)conf->vs.allow_until->elts, .now = now};
+            in.audiences = aud_config_strings(conf->vs.allow, &in.n_audiences);
+            in.issuers = aud_config_strings(conf->vs.issuers, &in.n_issuers);
+            aud_lint_location(&in, lint_warn, &at);
         }
         if ((conf->set & AUD_SET_ALLOW) && conf->keys_file != NULL &&
             (conf->vs.issuers == NULL || conf->vs.issuers->nelts == 0)) {

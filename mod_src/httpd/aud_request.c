@@ -166,7 +166,9 @@ static void add_hints(request_rec *r, const aud_dir_conf *conf, const char *api,
     aud_api_view self, *others = NULL;
     size_t n_others = 0;
 
-    if (res->claims == NULL || (aud_result_accepted(res) && res->matched_until == 0))
+    /* Malformed tokens have no claims but may have a shape worth a hint
+     * (an encrypted or opaque token). */
+    if (aud_result_accepted(res) && res->matched_until == 0)
         return;
     self.name = api;
     self.audiences = aud_config_strings(conf->vs.allow, &self.n_audiences);
@@ -248,6 +250,7 @@ static void hint_summary(apr_pool_t *p, const aud_result *res, aud_tc_verdict *v
         v->hint_codes = v->hint_codes ? apr_pstrcat(p, v->hint_codes, ",", code, NULL) : apr_pstrdup(p, code);
     }
     v->hint_text = pool_copy(p, aud_hints_first_text(res));
+    v->detail_hint = pool_copy(p, aud_hints_text_for(res, aud_audit_primary_reason(res)));
 }
 
 /* Everything the request needs from a result, in the request's pool;
@@ -419,14 +422,15 @@ static const char *remote_retry_after(request_rec *r, const aud_vnode *node)
 }
 
 /* The description names the first failed check; with AudErrorDetail, the
- * first hint is added, which the challenge folds into the characters
- * RFC 6750 allows. */
+ * hint about that same check is added (never one about another check, so
+ * the two halves read as one sentence), which the challenge folds into the
+ * characters RFC 6750 allows. */
 static const char *error_description(apr_pool_t *p, const aud_dir_conf *conf, aud_reason primary,
                                      const aud_verdict *vd)
 {
-    if (!conf->error_detail || vd->v.hint_text == NULL)
+    if (!conf->error_detail || vd->v.detail_hint == NULL)
         return aud_reason_summary(primary);
-    return apr_pstrcat(p, aud_reason_summary(primary), ": ", vd->v.hint_text, NULL);
+    return apr_pstrcat(p, aud_reason_summary(primary), ": ", vd->v.detail_hint, NULL);
 }
 
 static int refuse(request_rec *r, const aud_dir_conf *conf, const char *api, aud_credential cred,

@@ -10,7 +10,7 @@
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
 
-#define N_STRINGS 10
+#define N_STRINGS 11
 
 typedef struct entry {
     struct entry *chain;
@@ -53,8 +53,10 @@ static const char **member(aud_tc_verdict *v, int i)
         return &v->user;
     case 8:
         return &v->hint_codes;
-    default:
+    case 9:
         return &v->hint_text;
+    default:
+        return &v->detail_hint;
     }
 }
 

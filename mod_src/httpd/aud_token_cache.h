@@ -37,6 +37,9 @@ typedef struct {
     const char *user;
     const char *hint_codes; /* "deprecated_audience", for AUD_HINT */
     const char *hint_text;  /* the first hint's sentence, for AUD_HINT_TEXT */
+    /* The hint about the check a refusal's description names
+     * (AudErrorDetail); NULL when none is about it. */
+    const char *detail_hint;
 } aud_tc_verdict;
 
 /* Sets the cache up for this process, cleared with pool (the child's pool).

@@ -33,6 +33,9 @@ static int hook_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 
 static void hook_test_config(apr_pool_t *pconf, server_rec *s)
 {
+    /* httpd -t stops before post_config: the issuers discovery URLs name
+     * are taken in here so that the lint sees them too. */
+    aud_config_use_discovery_issuers(pconf);
     aud_config_lint(pconf, s);
 }
 

@@ -86,7 +86,9 @@ CASES = [
 
 
 # The hints each case's record carries (test_hints.py covers every hint).
-CASE_HINTS = {"expired": ["expired"], "not_yet_valid": ["not_yet_valid"], "aud_mismatch": ["well_known_resource"]}
+# "abc.def" is no JWS at all: the module now says it looks like an opaque token.
+CASE_HINTS = {"expired": ["expired"], "not_yet_valid": ["not_yet_valid"], "aud_mismatch": ["well_known_resource"],
+              "malformed": ["opaque_token"]}
 
 
 @pytest.mark.parametrize("name,factory,reasons,description", CASES, ids=[c[0] for c in CASES])

@@ -214,6 +214,33 @@ const char *mode_text(unsigned modes)
     }
 }
 
+void req_text(sbuf *b, aa_val req)
+{
+    uint32_t pos = 1;
+    aa_str e;
+    bool claim = false;
+    size_t i = 0;
+
+    while (aa_list_next(req, &pos, &e)) {
+        if (i == 0) {
+            sb_put_safe(b, e.p, e.n);
+            claim = e.n == 5 && memcmp(e.p, "claim", 5) == 0;
+            sb_puts(b, " ");
+        } else if (i == 1 && claim) {
+            sb_put_safe(b, e.p, e.n);
+            sb_puts(b, " =");
+            sb_puts(b, " ");
+        } else {
+            if (i > (claim ? 2u : 1u))
+                sb_puts(b, " | ");
+            sb_put_safe(b, e.p, e.n);
+        }
+        i++;
+    }
+    if (i == (claim ? 2u : 1u))
+        sb_puts(b, "(no values)");
+}
+
 uint64_t rejected(const uint64_t n[AA_NDECISIONS])
 {
     return n[AA_REJECT] + n[AA_AUDIT_REJECT];

@@ -49,6 +49,10 @@ void wrap(FILE *out, const char *indent, const char *text);
 
 void duration_text(int64_t ms, char *buf, size_t len);
 const char *mode_text(unsigned modes);
+/* A requirement ('A' list: kind, a claim's name, values) for people:
+ * "scope orders.write | orders.admin", "claim /realm_access/roles = a | b",
+ * made safe as sb_put_val does. */
+void req_text(sbuf *b, aa_val req);
 /* reject + audit_reject */
 uint64_t rejected(const uint64_t n[AA_NDECISIONS]);
 

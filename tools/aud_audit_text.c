@@ -139,20 +139,22 @@ static void text_api(FILE *out, const aa_api_sum *api, const aa_report_ctx *c)
     count_text(api->requests, num, sizeof num);
     if (strlen(num) > col_w)
         col_w = strlen(num);
-    size_t name_w = 75 - 4 * (col_w + 1);
+    size_t ncols = api->n[AA_PREFLIGHT] > 0 ? 5 : 4;
+    size_t name_w = 75 - ncols * (col_w + 1);
     fputc('\n', out);
     {
-        const char *hdr[] = {"requests", "accept", "reject", "audit_rej"};
-        name_row(out, "", "audiences", name_w + 4, hdr, 4, col_w);
+        const char *hdr[] = {"requests", "accept", "reject", "audit_rej", "preflight"};
+        name_row(out, "", "audiences", name_w + 4, hdr, ncols, col_w);
     }
     for (size_t z = 0; z < api->n_auds; z++) {
         const aa_aud_sum *au = &api->auds[z];
-        char c0[32], c1[32], c2[32], c3[32];
+        char c0[32], c1[32], c2[32], c3[32], c4[32];
         const char *cols[] = {count_text(au->requests, c0, sizeof c0), count_text(au->n[0], c1, sizeof c1),
-                              count_text(au->n[1], c2, sizeof c2), count_text(au->n[2], c3, sizeof c3)};
+                              count_text(au->n[1], c2, sizeof c2), count_text(au->n[2], c3, sizeof c3),
+                              count_text(au->n[AA_PREFLIGHT], c4, sizeof c4)};
         sb_reset(&b);
         sb_put_val(&b, au->aud, NO_AUD);
-        name_row(out, au->allowed ? "  * " : "    ", b.p, name_w, cols, 4, col_w);
+        name_row(out, au->allowed ? "  * " : "    ", b.p, name_w, cols, ncols, col_w);
     }
     fputs("  (* = allowed: it matched an AudAllow audience)\n", out);
 

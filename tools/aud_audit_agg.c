@@ -1,9 +1,10 @@
 /* Counting records, and turning the counts into a summary.
  *
  * Each worker thread owns one aggregate, so counting takes no lock. An
- * aggregate holds interned values and three tables keyed by value ids:
+ * aggregate holds interned values and tables keyed by value ids:
  * "combos" (one per distinct api, audience list, client, matched audience,
- * reason list and decision), hourly buckets per API and hint counts. Their
+ * reason list and decision), hourly buckets per API, hint counts, and
+ * refusals per unmet requirement with the scopes and roles seen. Their
  * size grows with the number of distinct keys, never with the number of
  * lines, which is what keeps memory bounded however long the log is. */
 #include <stdlib.h>

@@ -65,7 +65,8 @@ static void print_usage(FILE *out)
           "  --until TIME          only records before TIME\n"
           "                        TIME is RFC 3339 (2026-11-23T10:00:00Z, or a date)\n"
           "                        or relative to now: 90s, 30m, 24h, 7d, 2w\n"
-          "  --decision LIST       only these decisions: accept, reject, audit_reject\n"
+          "  --decision LIST       only these decisions: accept, reject, audit_reject,\n"
+          "                        preflight\n"
           "                        (comma-separated or repeated)\n"
           "Output (standard output; the default is the text report):\n"
           "  --suggest             the AudAllow line per API, and what not to allow\n"
@@ -174,7 +175,8 @@ static unsigned parse_decisions(const char *arg)
                 found = d;
         }
         if (found < 0)
-            usage_error("--decision takes accept, reject or audit_reject (comma-separated), not '%s'", arg);
+            usage_error("--decision takes accept, reject or audit_reject (or preflight; comma-separated), not '%s'",
+                        arg);
         bits |= 1u << found;
         if (!comma)
             break;

@@ -1,9 +1,10 @@
 /* Counting records, and turning the counts into a summary.
  *
  * Each worker thread owns one aggregate, so counting takes no lock. An
- * aggregate holds interned values and three tables keyed by value ids:
+ * aggregate holds interned values and tables keyed by value ids:
  * "combos" (one per distinct api, audience list, client, matched audience,
- * reason list and decision), hourly buckets per API and hint counts. Their
+ * reason list and decision), hourly buckets per API, hint counts, and
+ * refusals per unmet requirement with the scopes and roles seen. Their
  * size grows with the number of distinct keys, never with the number of
  * lines, which is what keeps memory bounded however long the log is. */
 #include <stdlib.h>
@@ -266,14 +267,33 @@ typedef struct {
     uint64_t n;
 } hint_val;
 
+/* Refusals per unmet requirement, and what the refused tokens carried:
+ * keyed by value ids, so they grow with distinct requirements and scopes,
+ * not with lines. */
+typedef struct {
+    uint32_t api, req, decision, pad;
+} req_key;
+
+typedef struct {
+    uint32_t api, req, kind, value; /* kind 0: scope, 1: role */
+} reqtok_key;
+
 struct aa_agg {
     strtab strings;
-    table combos, buckets, hints;
+    table combos, buckets, hints, reqs, reqtoks;
     unsigned char *buf; /* for building list values */
     size_t buf_cap;
 };
 
-const char *const aa_decision_names[AA_NDECISIONS] = {"accept", "reject", "audit_reject"};
+const char *const aa_decision_names[AA_NDECISIONS] = {"accept", "reject", "audit_reject", "preflight"};
+
+uint64_t aa_total(const uint64_t n[AA_NDECISIONS])
+{
+    uint64_t t = 0;
+    for (int d = 0; d < AA_NDECISIONS; d++)
+        t += n[d];
+    return t;
+}
 
 aa_agg *aa_agg_new(void)
 {
@@ -281,6 +301,8 @@ aa_agg *aa_agg_new(void)
     table_init(&a->combos, sizeof(combo_key), sizeof(combo_val));
     table_init(&a->buckets, sizeof(bucket_key), sizeof(bucket_val));
     table_init(&a->hints, sizeof(hint_key), sizeof(hint_val));
+    table_init(&a->reqs, sizeof(req_key), sizeof(hint_val));
+    table_init(&a->reqtoks, sizeof(reqtok_key), sizeof(hint_val));
     return a;
 }
 
@@ -292,6 +314,8 @@ void aa_agg_free(aa_agg *a)
     table_free(&a->combos);
     table_free(&a->buckets);
     table_free(&a->hints);
+    table_free(&a->reqs);
+    table_free(&a->reqtoks);
     free(a->buf);
     free(a);
 }
@@ -362,6 +386,44 @@ bool aa_list_next(aa_val list, uint32_t *pos, aa_str *elem)
     elem->n = len;
     *pos += (uint32_t)len;
     return true;
+}
+
+static const char *const req_words[] = {"", "scope", "role", "claim", "client"};
+
+/* The requirement as an 'A' list: its kind word, a claim's name, then the
+ * wanted values. */
+static uint32_t intern_req(aa_agg *a, const aa_record *r)
+{
+    aa_str items[AA_MAX_LIST + 2];
+    size_t n = 0;
+
+    items[n].p = req_words[r->req_kind];
+    items[n++].n = strlen(req_words[r->req_kind]);
+    if (r->req_kind == AA_REQ_CLAIM)
+        items[n++] = r->req_claim;
+    for (size_t i = 0; i < r->n_req_values; i++)
+        items[n++] = r->req_values[i];
+    return intern_list(a, items, n);
+}
+
+/* Each distinct scope (kind 0) or role (kind 1) of the record once. */
+static void count_token_words(aa_agg *a, uint32_t api, uint32_t req, uint32_t kind, const aa_str *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = w[j].n == w[i].n && memcmp(w[j].p, w[i].p, w[i].n) == 0;
+        if (dup)
+            continue;
+        reqtok_key tk;
+        memset(&tk, 0, sizeof tk);
+        tk.api = api;
+        tk.req = req;
+        tk.kind = kind;
+        tk.value = intern_str(a, &w[i]);
+        hint_val *v = table_get(&a->reqtoks, &tk);
+        v->n++;
+    }
 }
 
 static int decision_of(const aa_opt *d)
@@ -474,6 +536,18 @@ aa_outcome aa_agg_account(aa_agg *a, const aa_record *r, const aa_filter *f, con
         hint_val *hv = table_get(&a->hints, &hk);
         hv->n++;
     }
+
+    if (r->req_kind != AA_REQ_NONE && (d == AA_REJECT || d == AA_AUDIT_REJECT)) {
+        req_key rk;
+        memset(&rk, 0, sizeof rk);
+        rk.api = k.api;
+        rk.req = intern_req(a, r);
+        rk.decision = (uint32_t)d;
+        hint_val *rv = table_get(&a->reqs, &rk);
+        rv->n++;
+        count_token_words(a, k.api, rk.req, 0, r->scopes, r->n_scopes);
+        count_token_words(a, k.api, rk.req, 1, r->roles, r->n_roles);
+    }
     return AA_COUNTED;
 }
 
@@ -530,11 +604,36 @@ void aa_agg_merge(aa_agg *dst, aa_agg *src)
         hint_val *d = table_get(&dst->hints, &k);
         d->n += v.n;
     }
+    i = 0;
+    while ((s = table_next(&src->reqs, &i)) != NULL) {
+        req_key k;
+        hint_val v;
+        memcpy(&k, s, sizeof k);
+        memcpy(&v, s + sizeof k, sizeof v);
+        k.api = map[k.api];
+        k.req = map[k.req];
+        hint_val *d = table_get(&dst->reqs, &k);
+        d->n += v.n;
+    }
+    i = 0;
+    while ((s = table_next(&src->reqtoks, &i)) != NULL) {
+        reqtok_key k;
+        hint_val v;
+        memcpy(&k, s, sizeof k);
+        memcpy(&v, s + sizeof k, sizeof v);
+        k.api = map[k.api];
+        k.req = map[k.req];
+        k.value = map[k.value];
+        hint_val *d = table_get(&dst->reqtoks, &k);
+        d->n += v.n;
+    }
     free(map);
     strtab_free(&src->strings);
     table_free(&src->combos);
     table_free(&src->buckets);
     table_free(&src->hints);
+    table_free(&src->reqs);
+    table_free(&src->reqtoks);
 }
 
 /* ---- the summary ---- */
@@ -728,6 +827,84 @@ static int64_t bucket_width(int64_t first_hour, int64_t last_hour)
     return hours[4] * 3600000;
 }
 
+static int cmp_req(const void *x, const void *y)
+{
+    const aa_req_sum *a = x, *b = y;
+    uint64_t ra = rejected_of(a->n), rb = rejected_of(b->n);
+    if (ra != rb)
+        return ra > rb ? -1 : 1;
+    return val_cmp(a->req, b->req);
+}
+
+typedef struct {
+    uint32_t api, req;
+} req_at_key;
+
+typedef struct {
+    uint64_t index;
+} req_at_val;
+
+/* Unmet requirements per API, each with the scopes and roles its refused
+ * tokens carried. Every (API, requirement, kind, value) row is distinct, so
+ * entries are appended without searching and sorted afterwards. */
+static void build_reqs(aa_agg *a, aa_summary *sum, const uint32_t *rank)
+{
+    table at;
+    size_t i = 0;
+    unsigned char *s;
+
+    table_init(&at, sizeof(req_at_key), sizeof(req_at_val));
+    while ((s = table_next(&a->reqs, &i)) != NULL) {
+        req_key rk;
+        hint_val v;
+        memcpy(&rk, s, sizeof rk);
+        memcpy(&v, s + sizeof rk, sizeof v);
+        aa_api_sum *api = &sum->apis[rank[rk.api]];
+        req_at_key ak;
+        memset(&ak, 0, sizeof ak);
+        ak.api = rk.api;
+        ak.req = rk.req;
+        req_at_val *pos = table_get(&at, &ak);
+        if (pos->index == 0) {
+            api->reqs = grow(api->reqs, api->n_reqs, sizeof *api->reqs);
+            memset(&api->reqs[api->n_reqs], 0, sizeof *api->reqs);
+            api->reqs[api->n_reqs].req = a->strings.vals[rk.req];
+            pos->index = ++api->n_reqs;
+        }
+        api->reqs[pos->index - 1].n[rk.decision] += v.n;
+    }
+    i = 0;
+    while ((s = table_next(&a->reqtoks, &i)) != NULL) {
+        reqtok_key tk;
+        hint_val v;
+        memcpy(&tk, s, sizeof tk);
+        memcpy(&v, s + sizeof tk, sizeof v);
+        req_at_key ak;
+        memset(&ak, 0, sizeof ak);
+        ak.api = tk.api;
+        ak.req = tk.req;
+        req_at_val *pos = table_get(&at, &ak);
+        if (pos->index == 0)
+            continue; /* cannot happen: every token row has its requirement */
+        aa_req_sum *q = &sum->apis[rank[tk.api]].reqs[pos->index - 1];
+        aa_vcount **list = tk.kind == 0 ? &q->scopes : &q->roles;
+        size_t *n = tk.kind == 0 ? &q->n_scopes : &q->n_roles;
+        *list = grow(*list, *n, sizeof **list);
+        (*list)[*n].v = a->strings.vals[tk.value];
+        (*list)[*n].n = v.n;
+        (*n)++;
+    }
+    table_free(&at);
+    for (size_t x = 0; x < sum->n_apis; x++) {
+        aa_api_sum *api = &sum->apis[x];
+        for (size_t q = 0; q < api->n_reqs; q++) {
+            sort_n(api->reqs[q].scopes, api->reqs[q].n_scopes, sizeof *api->reqs[q].scopes, cmp_vcount);
+            sort_n(api->reqs[q].roles, api->reqs[q].n_roles, sizeof *api->reqs[q].roles, cmp_vcount);
+        }
+        sort_n(api->reqs, api->n_reqs, sizeof *api->reqs, cmp_req);
+    }
+}
+
 aa_summary *aa_summary_build(aa_agg *a)
 {
     aa_summary *sum = xcalloc(1, sizeof *sum);
@@ -842,15 +1019,15 @@ aa_summary *aa_summary_build(aa_agg *a)
                 for (size_t z = 0; z < n_seen; z++)
                     vcount_add(&cl->reasons, &cl->n_reasons, a->strings.vals[seen[z]], cnt);
             }
-            au->requests = au->n[0] + au->n[1] + au->n[2];
+            au->requests = aa_total(au->n);
             q = aend;
         }
-        api->requests = api->n[0] + api->n[1] + api->n[2];
+        api->requests = aa_total(api->n);
         for (int d = 0; d < AA_NDECISIONS; d++)
             sum->n[d] += api->n[d];
         r = end;
     }
-    sum->requests = sum->n[0] + sum->n[1] + sum->n[2];
+    sum->requests = aa_total(sum->n);
 
     /* Hints, grouped per API, per audience and per client. Hint texts name
      * clients, which tokens choose, so there may be very many: grouping is
@@ -909,6 +1086,8 @@ aa_summary *aa_summary_build(aa_agg *a)
     free(aud_at);
     free(client_at);
     free(hrows);
+
+    build_reqs(a, sum, rank);
 
     /* Timelines. */
     for (size_t x = 0; x < n_apis; x++) {
@@ -997,6 +1176,11 @@ void aa_summary_free(aa_summary *s)
         free(api->allow);
         free_hints(api->hints, api->n_hints);
         free(api->buckets);
+        for (size_t q = 0; q < api->n_reqs; q++) {
+            free(api->reqs[q].scopes);
+            free(api->reqs[q].roles);
+        }
+        free(api->reqs);
     }
     free(s->apis);
     free(s);

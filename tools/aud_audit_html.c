@@ -54,7 +54,14 @@ static void html_reasons(FILE *out, const aa_vcount *reasons, size_t n)
     }
 }
 
-static const char *const colors[AA_NDECISIONS] = {"#2e7d32", "#c62828", "#ef9a00"};
+static const char *const colors[AA_NDECISIONS] = {"#2e7d32", "#c62828", "#ef9a00", "#607d8b"};
+
+/* Preflights are shown only where there are some, so that a report of an
+ * API without CORS looks as it always did. */
+static bool shows_decision(const aa_api_sum *api, int d)
+{
+    return d != AA_PREFLIGHT || api->n[AA_PREFLIGHT] > 0;
+}
 
 /* The step between the chart's four grid lines: 1, 2 or 5 times a power of
  * ten, so that every label is a round whole number. */
@@ -94,7 +101,7 @@ static void html_timeline(FILE *out, const aa_api_sum *api)
     char num[32], label[64];
 
     for (size_t i = 0; i < api->n_buckets; i++) {
-        uint64_t t = api->buckets[i].n[0] + api->buckets[i].n[1] + api->buckets[i].n[2];
+        uint64_t t = aa_total(api->buckets[i].n);
         if (t > maxv)
             maxv = t;
     }
@@ -127,10 +134,13 @@ static void html_timeline(FILE *out, const aa_api_sum *api)
         double y = top + ph;
         char t[64];
         aud_time_format_ms(start, t, sizeof t);
-        fprintf(out, "<g><title>%s: %" PRIu64 " accept, %" PRIu64 " reject, %" PRIu64 " audit_reject</title>", t,
+        fprintf(out, "<g><title>%s: %" PRIu64 " accept, %" PRIu64 " reject, %" PRIu64 " audit_reject", t,
                 b->n[AA_ACCEPT], b->n[AA_REJECT], b->n[AA_AUDIT_REJECT]);
-        static const int order[] = {AA_ACCEPT, AA_AUDIT_REJECT, AA_REJECT};
-        for (int k = 0; k < 3; k++) {
+        if (b->n[AA_PREFLIGHT] > 0)
+            fprintf(out, ", %" PRIu64 " preflight", b->n[AA_PREFLIGHT]);
+        fputs("</title>", out);
+        static const int order[] = {AA_ACCEPT, AA_AUDIT_REJECT, AA_REJECT, AA_PREFLIGHT};
+        for (int k = 0; k < AA_NDECISIONS; k++) {
             int d = order[k];
             if (b->n[d] == 0)
                 continue;
@@ -249,6 +259,46 @@ static int cmp_fix_pair(const void *x, const void *y)
     return (a->aud->aud.n > b->aud->aud.n) - (a->aud->aud.n < b->aud->aud.n);
 }
 
+/* The top entries of a scope or role list, "openid (12)", one per line. */
+static void html_top(FILE *out, const aa_vcount *v, size_t n, unsigned top)
+{
+    char num[32];
+    for (size_t i = 0; i < n && i < top; i++) {
+        if (i)
+            fputs("<br>", out);
+        html_val(out, v[i].v, "?");
+        fprintf(out, " (%s)", count_text(v[i].n, num, sizeof num));
+    }
+    if (n > top)
+        fprintf(out, "<br>&hellip; %s more", count_text(n - top, num, sizeof num));
+}
+
+static void html_reqs(FILE *out, const aa_api_sum *api, const aa_report_ctx *c)
+{
+    char num[32];
+    sbuf b = {0};
+
+    fputs("<h3>Unmet requirements</h3>\n<table class=\"reqs\"><thead><tr><th>requirement</th>"
+          "<th class=\"n\">reject</th><th class=\"n\">audit_reject</th><th>scopes the tokens carried</th>"
+          "<th>roles the tokens carried</th></tr></thead><tbody>\n",
+          out);
+    for (size_t q = 0; q < api->n_reqs; q++) {
+        const aa_req_sum *r = &api->reqs[q];
+        sb_reset(&b);
+        req_text(&b, r->req);
+        fputs("<tr><td class=\"v\">", out);
+        html_esc(out, b.p, b.n);
+        fprintf(out, "</td><td class=\"n\">%s</td>", count_text(r->n[AA_REJECT], num, sizeof num));
+        fprintf(out, "<td class=\"n\">%s</td><td class=\"v\">", count_text(r->n[AA_AUDIT_REJECT], num, sizeof num));
+        html_top(out, r->scopes, r->n_scopes, c->top);
+        fputs("</td><td class=\"v\">", out);
+        html_top(out, r->roles, r->n_roles, c->top);
+        fputs("</td></tr>\n", out);
+    }
+    fputs("</tbody></table>\n", out);
+    free(b.p);
+}
+
 static void html_api(FILE *out, const aa_api_sum *api, size_t idx, const aa_report_ctx *c)
 {
     char num[32], pct[32], t1[64], t2[64], span[64];
@@ -263,9 +313,10 @@ static void html_api(FILE *out, const aa_api_sum *api, size_t idx, const aa_repo
     fprintf(out, "<div class=\"kpis\"><div class=\"kpi\"><b>%s</b><span>requests</span></div>",
             count_text(api->requests, num, sizeof num));
     for (int d = 0; d < AA_NDECISIONS; d++)
-        fprintf(out, "<div class=\"kpi\" style=\"border-color:%s\"><b>%s</b><span>%s &middot; %s</span></div>",
-                colors[d], count_text(api->n[d], num, sizeof num), aa_decision_names[d],
-                pct_text(api->n[d], api->requests, pct, sizeof pct));
+        if (shows_decision(api, d))
+            fprintf(out, "<div class=\"kpi\" style=\"border-color:%s\"><b>%s</b><span>%s &middot; %s</span></div>",
+                    colors[d], count_text(api->n[d], num, sizeof num), aa_decision_names[d],
+                    pct_text(api->n[d], api->requests, pct, sizeof pct));
     fputs("</div>\n", out);
 
     fprintf(out, "<h3>Decisions per %s</h3>\n",
@@ -276,14 +327,18 @@ static void html_api(FILE *out, const aa_api_sum *api, size_t idx, const aa_repo
     html_timeline(out, api);
     fputs("<p class=\"legend\">", out);
     for (int d = 0; d < AA_NDECISIONS; d++)
-        fprintf(out, "<span><i style=\"background:%s\"></i>%s</span>", colors[d], aa_decision_names[d]);
+        if (shows_decision(api, d))
+            fprintf(out, "<span><i style=\"background:%s\"></i>%s</span>", colors[d], aa_decision_names[d]);
     fputs("</p>\n", out);
 
     fputs("<h3>Audiences</h3>\n", out);
     html_audience_chart(out, api, 12);
     fputs("<table><thead><tr><th>audience</th><th>allowed</th><th class=\"n\">requests</th><th class=\"n\">accept</th>"
-          "<th class=\"n\">reject</th><th class=\"n\">audit_reject</th><th>reasons</th></tr></thead><tbody>\n",
+          "<th class=\"n\">reject</th><th class=\"n\">audit_reject</th>",
           out);
+    if (shows_decision(api, AA_PREFLIGHT))
+        fputs("<th class=\"n\">preflight</th>", out);
+    fputs("<th>reasons</th></tr></thead><tbody>\n", out);
     for (size_t z = 0; z < api->n_auds; z++) {
         const aa_aud_sum *au = &api->auds[z];
         fputs("<tr><td class=\"v\">", out);
@@ -291,7 +346,8 @@ static void html_api(FILE *out, const aa_api_sum *api, size_t idx, const aa_repo
         fprintf(out, "</td><td>%s</td>", au->allowed ? "\xE2\x9C\x93 yes" : "no");
         fprintf(out, "<td class=\"n\">%s</td>", count_text(au->requests, num, sizeof num));
         for (int d = 0; d < AA_NDECISIONS; d++)
-            fprintf(out, "<td class=\"n\">%s</td>", count_text(au->n[d], num, sizeof num));
+            if (shows_decision(api, d))
+                fprintf(out, "<td class=\"n\">%s</td>", count_text(au->n[d], num, sizeof num));
         fputs("<td>", out);
         html_reasons(out, au->reasons, au->n_reasons);
         fputs("</td></tr>\n", out);
@@ -332,6 +388,9 @@ static void html_api(FILE *out, const aa_api_sum *api, size_t idx, const aa_repo
         }
         fputs("</tbody></table>\n", out);
     }
+
+    if (api->n_reqs > 0)
+        html_reqs(out, api, c);
 
     fputs("<h3>Clients that need fixing</h3>\n", out);
     /* Every (audience, client) pair with rejections, the most first. */

@@ -1,4 +1,4 @@
-/* The --json report (schema "aud-audit/1", documented in README.md). */
+/* The --json report (schema "aud-audit/2", documented in README.md). */
 #include <stdio.h>
 #include <string.h>
 
@@ -173,7 +173,7 @@ static void jw_kuint(jw *w, const char *key, uint64_t v)
 
 static void jw_counts(jw *w, const uint64_t n[AA_NDECISIONS])
 {
-    jw_kuint(w, "requests", n[0] + n[1] + n[2]);
+    jw_kuint(w, "requests", aa_total(n));
     for (int d = 0; d < AA_NDECISIONS; d++)
         jw_kuint(w, aa_decision_names[d], n[d]);
 }
@@ -211,6 +211,74 @@ static void jw_hints(jw *w, const char *key, const aa_hint_sum *h, size_t n)
             jw_close(w, '}');
         }
         jw_close(w, ']');
+        jw_close(w, '}');
+    }
+    jw_close(w, ']');
+}
+
+/* A requirement in the record's own shape: {"scope": [...]} or
+ * {"claim": NAME, "values": [...]}. */
+static void jw_req(jw *w, aa_val req)
+{
+    uint32_t pos = 1;
+    aa_str e;
+    bool claim = false;
+    size_t i = 0;
+
+    jw_open(w, '{');
+    while (aa_list_next(req, &pos, &e)) {
+        if (i == 0) {
+            claim = e.n == 5 && memcmp(e.p, "claim", 5) == 0;
+            jw_item(w);
+            jw_bytes(w, e.p, e.n);
+            fputs_unlocked(": ", w->out);
+            w->after_key = true;
+            if (!claim)
+                jw_open(w, '[');
+        } else if (i == 1 && claim) {
+            jw_item(w);
+            jw_bytes(w, e.p, e.n);
+            jw_key(w, "values");
+            jw_open(w, '[');
+        } else {
+            jw_item(w);
+            jw_bytes(w, e.p, e.n);
+        }
+        i++;
+    }
+    if (i > 0)
+        jw_close(w, ']');
+    jw_close(w, '}');
+}
+
+static void jw_words(jw *w, const char *key, const char *member, const aa_vcount *v, size_t n)
+{
+    jw_key(w, key);
+    jw_open(w, '[');
+    for (size_t i = 0; i < n; i++) {
+        jw_open(w, '{');
+        jw_key(w, member);
+        jw_val(w, v[i].v);
+        jw_kuint(w, "count", v[i].n);
+        jw_close(w, '}');
+    }
+    jw_close(w, ']');
+}
+
+static void jw_reqs(jw *w, const aa_api_sum *api)
+{
+    jw_key(w, "requirements");
+    jw_open(w, '[');
+    for (size_t q = 0; q < api->n_reqs; q++) {
+        const aa_req_sum *r = &api->reqs[q];
+        jw_open(w, '{');
+        jw_key(w, "required");
+        jw_req(w, r->req);
+        jw_kuint(w, "requests", rejected(r->n));
+        jw_kuint(w, "reject", r->n[AA_REJECT]);
+        jw_kuint(w, "audit_reject", r->n[AA_AUDIT_REJECT]);
+        jw_words(w, "scopes", "scope", r->scopes, r->n_scopes);
+        jw_words(w, "roles", "role", r->roles, r->n_roles);
         jw_close(w, '}');
     }
     jw_close(w, ']');
@@ -276,6 +344,7 @@ static void jw_api(jw *w, const aa_api_sum *api)
     jw_close(w, ']');
     jw_reasons(w, "reasons", api->reasons, api->n_reasons);
     jw_hints(w, "hints", api->hints, api->n_hints);
+    jw_reqs(w, api);
 
     jw_key(w, "suggest");
     jw_open(w, '{');
@@ -350,7 +419,7 @@ int aa_report_json(FILE *out, const aa_summary *s, const aa_report_ctx *c)
 
     jw_open(&w, '{');
     jw_key(&w, "schema");
-    jw_str(&w, "aud-audit/1");
+    jw_str(&w, "aud-audit/2");
     jw_key(&w, "generated");
     jw_time(&w, c->generated_ms);
 

@@ -92,8 +92,9 @@ const char *pct_text(uint64_t part, uint64_t total, char *buf, size_t len)
 
 /* ---- values shown to people ---- */
 
-/* Appends s for a terminal or a configuration comment: C0, DEL, C1 and the
- * bidi controls become visible escapes. */
+/* Appends s for a terminal or a configuration comment: C0, DEL, C1, the
+ * line and paragraph separators (U+2028, U+2029) and the bidi controls
+ * become visible escapes. */
 void sb_put_safe(sbuf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -106,7 +107,7 @@ void sb_put_safe(sbuf *b, const char *s, size_t n)
             i++;
         } else if (c == 0xE2 && i + 2 < n &&
                    ((p[i + 1] == 0x80 && (p[i + 2] == 0x8E || p[i + 2] == 0x8F ||
-                                          (p[i + 2] >= 0xAA && p[i + 2] <= 0xAE))) ||
+                                          (p[i + 2] >= 0xA8 && p[i + 2] <= 0xAE))) ||
                     (p[i + 1] == 0x81 && p[i + 2] >= 0xA6 && p[i + 2] <= 0xA9))) {
             unsigned cp = 0x2000u | ((p[i + 1] & 0x3Fu) << 6) | (p[i + 2] & 0x3Fu);
             sb_printf(b, "\\u%04x", cp);
@@ -212,6 +213,33 @@ const char *mode_text(unsigned modes)
     case AA_MODE_ENFORCE | AA_MODE_AUDIT: return "enforce and audit (the mode changed)";
     default: return "mixed";
     }
+}
+
+void req_text(sbuf *b, aa_val req)
+{
+    uint32_t pos = 1;
+    aa_str e;
+    bool claim = false;
+    size_t i = 0;
+
+    while (aa_list_next(req, &pos, &e)) {
+        if (i == 0) {
+            sb_put_safe(b, e.p, e.n);
+            claim = e.n == 5 && memcmp(e.p, "claim", 5) == 0;
+            sb_puts(b, " ");
+        } else if (i == 1 && claim) {
+            sb_put_safe(b, e.p, e.n);
+            sb_puts(b, " =");
+            sb_puts(b, " ");
+        } else {
+            if (i > (claim ? 2u : 1u))
+                sb_puts(b, " | ");
+            sb_put_safe(b, e.p, e.n);
+        }
+        i++;
+    }
+    if (i == (claim ? 2u : 1u))
+        sb_puts(b, "(no values)");
 }
 
 uint64_t rejected(const uint64_t n[AA_NDECISIONS])

@@ -31,8 +31,9 @@ const char *count_text(uint64_t v, char *buf, size_t len);
 /* part of total with one decimal, "81.0%" ("-" for no total); returns buf. */
 const char *pct_text(uint64_t part, uint64_t total, char *buf, size_t len);
 
-/* Appends s for a terminal or a configuration comment: C0, DEL, C1 and the
- * bidi controls become visible escapes. */
+/* Appends s for a terminal or a configuration comment: C0, DEL, C1, the
+ * line and paragraph separators (U+2028, U+2029) and the bidi controls
+ * become visible escapes. */
 void sb_put_safe(sbuf *b, const char *s, size_t n);
 /* A null (or absent) value. */
 bool is_null(aa_val v);
@@ -49,6 +50,10 @@ void wrap(FILE *out, const char *indent, const char *text);
 
 void duration_text(int64_t ms, char *buf, size_t len);
 const char *mode_text(unsigned modes);
+/* A requirement ('A' list: kind, a claim's name, values) for people:
+ * "scope orders.write | orders.admin", "claim /realm_access/roles = a | b",
+ * made safe as sb_put_val does. */
+void req_text(sbuf *b, aa_val req);
 /* reject + audit_reject */
 uint64_t rejected(const uint64_t n[AA_NDECISIONS]);
 

@@ -385,7 +385,7 @@ static inline bool scan_array(cursor *c, int depth, bool (*each)(cursor *, void 
 
 typedef struct {
     aa_str *list;
-    size_t *n;
+    size_t *n, max;
 } string_list;
 
 static bool string_element(cursor *c, void *arg, int depth)
@@ -393,22 +393,27 @@ static bool string_element(cursor *c, void *arg, int depth)
     string_list *l = arg;
     if (c->p < c->end && *c->p == '"') {
         aa_str tmp;
-        if (!scan_string(c, *l->n < AA_MAX_LIST ? &tmp : NULL))
+        if (!scan_string(c, *l->n < l->max ? &tmp : NULL))
             return false;
-        if (*l->n < AA_MAX_LIST)
+        if (*l->n < l->max)
             l->list[(*l->n)++] = tmp;
         return true;
     }
     return skip_value(c, depth);
 }
 
-/* An array whose string elements are kept (up to AA_MAX_LIST); other
- * elements are validated and ignored, as the jansson path does. */
-static bool scan_string_list(cursor *c, aa_str *list, size_t *n, int depth)
+/* An array whose string elements are kept (up to max); other elements are
+ * validated and ignored, as the jansson path does. */
+static bool scan_string_list_max(cursor *c, aa_str *list, size_t *n, size_t max, int depth)
 {
-    string_list l = {list, n};
+    string_list l = {list, n, max};
     *n = 0;
     return scan_array(c, depth, string_element, &l);
+}
+
+static bool scan_string_list(cursor *c, aa_str *list, size_t *n, int depth)
+{
+    return scan_string_list_max(c, list, n, AA_MAX_LIST, depth);
 }
 
 /* Decodes a member name; short names are all we compare against, so a name
@@ -481,12 +486,103 @@ static bool scan_hints(cursor *c, aa_record *r, int depth)
     return scan_array(c, depth, hint_element, r);
 }
 
+/* "required": each candidate member is kept (the last duplicate wins),
+ * then one is chosen by a fixed priority, so that member order never
+ * matters. */
+typedef struct {
+    bool is_list[3]; /* scope, role, client */
+    size_t n[3];
+    aa_str lists[3][AA_MAX_LIST];
+    aa_opt claim;
+    size_t n_values;
+    aa_str values[AA_MAX_LIST];
+} req_parts;
+
+static void req_choose(const req_parts *q, aa_record *r)
+{
+    static const aa_req_kind kinds[3] = {AA_REQ_SCOPE, AA_REQ_ROLE, AA_REQ_CLIENT};
+    const aa_str *src = NULL;
+    size_t n = 0;
+
+    r->req_kind = AA_REQ_NONE;
+    r->n_req_values = 0;
+    if (q->claim.is_str) {
+        r->req_kind = AA_REQ_CLAIM;
+        r->req_claim = q->claim.s;
+        src = q->values;
+        n = q->n_values;
+    } else {
+        for (int k = 0; k < 3 && src == NULL; k++) {
+            if (q->is_list[k]) {
+                r->req_kind = kinds[k];
+                src = q->lists[k];
+                n = q->n[k];
+            }
+        }
+    }
+    if (n > 0)
+        memcpy(r->req_values, src, n * sizeof *src);
+    r->n_req_values = n;
+}
+
+static bool scan_required(cursor *c, aa_record *r, int depth)
+{
+    static const char *const names[3] = {"scope", "role", "client"};
+    req_parts q;
+
+    q.is_list[0] = q.is_list[1] = q.is_list[2] = false;
+    q.n[0] = q.n[1] = q.n[2] = q.n_values = 0;
+    q.claim.is_str = false;
+    r->req_kind = AA_REQ_NONE;
+    r->n_req_values = 0;
+    if (c->p >= c->end || *c->p != '{')
+        return skip_value(c, depth);
+    c->p++;
+    if (depth >= AA_MAX_DEPTH)
+        return fail(c, "nested too deeply");
+    skip_ws(c);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        return true;
+    }
+    for (bool more = true; more;) {
+        aa_str name;
+        bool done = false;
+        if (!member_name(c, &name))
+            return false;
+        skip_ws(c);
+        for (int k = 0; k < 3 && !done; k++) {
+            if (name_is(&name, names[k], strlen(names[k]))) {
+                q.is_list[k] = c->p < c->end && *c->p == '[';
+                if (!scan_string_list(c, q.lists[k], &q.n[k], depth + 1))
+                    return false;
+                done = true;
+            }
+        }
+        if (!done && name_is(&name, "claim", 5)) {
+            if (!scan_opt(c, &q.claim, depth + 1))
+                return false;
+        } else if (!done && name_is(&name, "values", 6)) {
+            if (!scan_string_list(c, q.values, &q.n_values, depth + 1))
+                return false;
+        } else if (!done && !skip_value(c, depth + 1)) {
+            return false;
+        }
+        if (!after_element(c, '}', &more))
+            return false;
+    }
+    req_choose(&q, r);
+    return true;
+}
+
 static void record_reset(aa_record *r)
 {
     r->time.is_str = r->api.is_str = r->decision.is_str = false;
     r->mode.is_str = r->client.is_str = r->matched.is_str = false;
     r->aud_is_list = false;
     r->n_aud = r->n_reasons = r->n_hints = 0;
+    r->req_kind = AA_REQ_NONE;
+    r->n_req_values = r->n_scopes = r->n_roles = 0;
 }
 
 static bool scan_member(cursor *c, const aa_str *name, aa_record *r)
@@ -520,10 +616,14 @@ static bool scan_member(cursor *c, const aa_str *name, aa_record *r)
     case 5:
         if (name_is(name, "hints", 5))
             return scan_hints(c, r, 1);
+        if (name_is(name, "roles", 5))
+            return scan_string_list_max(c, r->roles, &r->n_roles, AA_MAX_TOKEN_LIST, 1);
         break;
     case 6:
         if (name_is(name, "client", 6))
             return scan_opt(c, &r->client, 1);
+        if (name_is(name, "scopes", 6))
+            return scan_string_list_max(c, r->scopes, &r->n_scopes, AA_MAX_TOKEN_LIST, 1);
         break;
     case 7:
         if (name_is(name, "matched", 7))
@@ -534,6 +634,8 @@ static bool scan_member(cursor *c, const aa_str *name, aa_record *r)
     case 8:
         if (name_is(name, "decision", 8))
             return scan_opt(c, &r->decision, 1);
+        if (name_is(name, "required", 8))
+            return scan_required(c, r, 1);
         break;
     default: break;
     }
@@ -598,7 +700,7 @@ static void opt_from(aa_opt *dst, const json_t *v)
     }
 }
 
-static void list_from(const json_t *arr, aa_str *list, size_t *n)
+static void list_from_max(const json_t *arr, aa_str *list, size_t *n, size_t max)
 {
     size_t i;
     json_t *e;
@@ -606,12 +708,33 @@ static void list_from(const json_t *arr, aa_str *list, size_t *n)
     *n = 0;
     json_array_foreach(arr, i, e)
     {
-        if (json_is_string(e) && *n < AA_MAX_LIST) {
+        if (json_is_string(e) && *n < max) {
             list[*n].p = json_string_value(e);
             list[*n].n = json_string_length(e);
             (*n)++;
         }
     }
+}
+
+static void list_from(const json_t *arr, aa_str *list, size_t *n)
+{
+    list_from_max(arr, list, n, AA_MAX_LIST);
+}
+
+static void required_from(const json_t *req, aa_record *r)
+{
+    static const char *const names[3] = {"scope", "role", "client"};
+    req_parts q;
+    const json_t *claim = json_object_get(req, "claim");
+
+    for (int k = 0; k < 3; k++) {
+        const json_t *v = json_object_get(req, names[k]);
+        q.is_list[k] = json_is_array(v);
+        list_from(v, q.lists[k], &q.n[k]);
+    }
+    opt_from(&q.claim, claim);
+    list_from(json_object_get(req, "values"), q.values, &q.n_values);
+    req_choose(&q, r);
 }
 
 const char *aa_scan_jansson(const char *line, size_t len, aa_record *r, void **holder, char *err_buf,
@@ -658,6 +781,11 @@ const char *aa_scan_jansson(const char *line, size_t len, aa_record *r, void **h
     v = json_object_get(doc, "reasons");
     if (json_is_array(v))
         list_from(v, r->reasons, &r->n_reasons);
+    v = json_object_get(doc, "required");
+    if (json_is_object(v))
+        required_from(v, r);
+    list_from_max(json_object_get(doc, "scopes"), r->scopes, &r->n_scopes, AA_MAX_TOKEN_LIST);
+    list_from_max(json_object_get(doc, "roles"), r->roles, &r->n_roles, AA_MAX_TOKEN_LIST);
     v = json_object_get(doc, "hints");
     if (json_is_array(v)) {
         size_t i;

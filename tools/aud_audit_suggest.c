@@ -98,7 +98,7 @@ static void suggest_api(FILE *out, const aa_api_sum *api)
         sb_printf(&line, "%s: %s request%s (", b.p, count_text(rejected(au->n), num, sizeof num),
                   rejected(au->n) == 1 ? "" : "s");
         bool first = true;
-        for (int d = AA_REJECT; d < AA_NDECISIONS; d++) {
+        for (int d = AA_REJECT; d <= AA_AUDIT_REJECT; d++) {
             if (au->n[d] == 0)
                 continue;
             sb_printf(&line, "%s%s %s", first ? "" : ", ", aa_decision_names[d], count_text(au->n[d], num, sizeof num));

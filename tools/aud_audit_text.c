@@ -68,6 +68,51 @@ static int cmp_by_rejected(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+/* "openid 12, orders.read 10, ... 3 more", wrapped under its label. */
+static void text_top(FILE *out, const char *label, const aa_vcount *v, size_t n, unsigned top)
+{
+    char num[32], first[32];
+    sbuf b = {0};
+
+    for (size_t i = 0; i < n && i < top; i++) {
+        if (i)
+            sb_puts(&b, ", ");
+        sb_put_val(&b, v[i].v, "?");
+        sb_printf(&b, " %s", count_text(v[i].n, num, sizeof num));
+    }
+    if (n > top)
+        sb_printf(&b, ", ... %s more", count_text(n - top, num, sizeof num));
+    if (n == 0)
+        sb_puts(&b, "(none)");
+    snprintf(first, sizeof first, "    %-8s", label);
+    wrap2(out, first, "            ", b.p);
+    free(b.p);
+}
+
+/* Refusals of accepted tokens per unmet requirement, with what those
+ * tokens carried. */
+static void text_reqs(FILE *out, const aa_api_sum *api, const aa_report_ctx *c, size_t col_w)
+{
+    size_t name_w = 77 - 2 * (col_w + 1);
+    char c0[32], c1[32];
+    sbuf b = {0};
+    const char *hdr[] = {"reject", "audit_rej"};
+
+    fputc('\n', out);
+    name_row(out, "", "unmet requirements (accepted tokens refused)", name_w + 2, hdr, 2, col_w);
+    for (size_t q = 0; q < api->n_reqs; q++) {
+        const aa_req_sum *r = &api->reqs[q];
+        const char *cols[] = {count_text(r->n[AA_REJECT], c0, sizeof c0),
+                              count_text(r->n[AA_AUDIT_REJECT], c1, sizeof c1)};
+        sb_reset(&b);
+        req_text(&b, r->req);
+        name_row(out, "  ", b.p, name_w, cols, 2, col_w);
+        text_top(out, "scopes", r->scopes, r->n_scopes, c->top);
+        text_top(out, "roles", r->roles, r->n_roles, c->top);
+    }
+    free(b.p);
+}
+
 static void text_api(FILE *out, const aa_api_sum *api, const aa_report_ctx *c)
 {
     char t1[64], t2[64], num[32], pct[32];
@@ -82,29 +127,34 @@ static void text_api(FILE *out, const aa_api_sum *api, const aa_report_ctx *c)
     fprintf(out, "span          %s\n", t1);
     fprintf(out, "mode          %s\n", mode_text(api->modes));
     fprintf(out, "%-13s %12s\n", "requests", count_text(api->requests, num, sizeof num));
+    /* Preflights only where there are some: an API without CORS reads as
+     * it always did. */
     for (int d = 0; d < AA_NDECISIONS; d++)
-        fprintf(out, "%-13s %12s %7s\n", aa_decision_names[d], count_text(api->n[d], num, sizeof num),
-                pct_text(api->n[d], api->requests, pct, sizeof pct));
+        if (d != AA_PREFLIGHT || api->n[d] > 0)
+            fprintf(out, "%-13s %12s %7s\n", aa_decision_names[d], count_text(api->n[d], num, sizeof num),
+                    pct_text(api->n[d], api->requests, pct, sizeof pct));
 
     /* Audiences: the column width follows the largest number. */
     size_t col_w = 9;
     count_text(api->requests, num, sizeof num);
     if (strlen(num) > col_w)
         col_w = strlen(num);
-    size_t name_w = 75 - 4 * (col_w + 1);
+    size_t ncols = api->n[AA_PREFLIGHT] > 0 ? 5 : 4;
+    size_t name_w = 75 - ncols * (col_w + 1);
     fputc('\n', out);
     {
-        const char *hdr[] = {"requests", "accept", "reject", "audit_rej"};
-        name_row(out, "", "audiences", name_w + 4, hdr, 4, col_w);
+        const char *hdr[] = {"requests", "accept", "reject", "audit_rej", "preflight"};
+        name_row(out, "", "audiences", name_w + 4, hdr, ncols, col_w);
     }
     for (size_t z = 0; z < api->n_auds; z++) {
         const aa_aud_sum *au = &api->auds[z];
-        char c0[32], c1[32], c2[32], c3[32];
+        char c0[32], c1[32], c2[32], c3[32], c4[32];
         const char *cols[] = {count_text(au->requests, c0, sizeof c0), count_text(au->n[0], c1, sizeof c1),
-                              count_text(au->n[1], c2, sizeof c2), count_text(au->n[2], c3, sizeof c3)};
+                              count_text(au->n[1], c2, sizeof c2), count_text(au->n[2], c3, sizeof c3),
+                              count_text(au->n[AA_PREFLIGHT], c4, sizeof c4)};
         sb_reset(&b);
         sb_put_val(&b, au->aud, NO_AUD);
-        name_row(out, au->allowed ? "  * " : "    ", b.p, name_w, cols, 4, col_w);
+        name_row(out, au->allowed ? "  * " : "    ", b.p, name_w, cols, ncols, col_w);
     }
     fputs("  (* = allowed: it matched an AudAllow audience)\n", out);
 
@@ -135,6 +185,9 @@ static void text_api(FILE *out, const aa_api_sum *api, const aa_report_ctx *c)
             }
         }
     }
+
+    if (api->n_reqs > 0)
+        text_reqs(out, api, c, col_w);
 
     /* Audiences by rejections, the most first (a stable sort keeps the
      * audience order among equals). */

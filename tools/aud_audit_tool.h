@@ -25,7 +25,15 @@
  * on what a valid line is. */
 #define AA_MAX_DEPTH 2048
 
-enum { AA_ACCEPT, AA_REJECT, AA_AUDIT_REJECT, AA_NDECISIONS };
+/* preflight: a CORS preflight let through without a token. */
+enum { AA_ACCEPT, AA_REJECT, AA_AUDIT_REJECT, AA_PREFLIGHT, AA_NDECISIONS };
+
+/* Per record, at most this many token scopes and roles are kept (the module
+ * writes at most 16 of each). */
+#define AA_MAX_TOKEN_LIST 16
+
+/* The requirement an accepted token did not meet ("required"). */
+typedef enum { AA_REQ_NONE, AA_REQ_SCOPE, AA_REQ_ROLE, AA_REQ_CLAIM, AA_REQ_CLIENT } aa_req_kind;
 
 /* Modes seen for an API, as bits. */
 enum { AA_MODE_ENFORCE = 1, AA_MODE_AUDIT = 2, AA_MODE_OTHER = 4 };
@@ -64,6 +72,16 @@ typedef struct {
     aa_str reasons[AA_MAX_LIST];
     size_t n_hints;
     aa_hint hints[AA_MAX_LIST];
+    /* "required": the first of claim (a string "claim" with a "values"
+     * array), scope, role, client (arrays) that the object holds, whatever
+     * the member order; AA_REQ_NONE when it holds none of them. */
+    aa_req_kind req_kind;
+    aa_str req_claim;
+    size_t n_req_values;
+    aa_str req_values[AA_MAX_LIST];
+    size_t n_scopes, n_roles;
+    aa_str scopes[AA_MAX_TOKEN_LIST];
+    aa_str roles[AA_MAX_TOKEN_LIST];
 } aa_record;
 
 /* ---- aud_audit_scan.c ---- */
@@ -167,10 +185,21 @@ typedef struct {
     uint64_t n[AA_NDECISIONS];
 } aa_bucket;
 
+/* Refusals of accepted tokens for one unmet requirement. */
+typedef struct {
+    aa_val req; /* 'A': kind word ("scope", "role", "claim", "client"), for a
+                 * claim its name, then the wanted values */
+    uint64_t n[AA_NDECISIONS]; /* reject and audit_reject */
+    size_t n_scopes, n_roles;
+    aa_vcount *scopes, *roles; /* what those tokens carried, most first */
+} aa_req_sum;
+
 typedef struct {
     aa_val api;
     uint64_t n[AA_NDECISIONS];
     uint64_t requests;
+    size_t n_reqs;
+    aa_req_sum *reqs; /* most refusals first */
     int64_t first_ms, last_ms;
     unsigned modes;
     size_t n_auds;
@@ -197,6 +226,9 @@ typedef struct {
  * string storage). */
 aa_summary *aa_summary_build(aa_agg *a);
 void aa_summary_free(aa_summary *s);
+
+/* n[0] + ... + n[AA_NDECISIONS - 1] */
+uint64_t aa_total(const uint64_t n[AA_NDECISIONS]);
 
 /* Iterates over the elements of an 'A' value: *pos starts at 1. */
 bool aa_list_next(aa_val list, uint32_t *pos, aa_str *elem);

@@ -31,7 +31,7 @@ STEP = timedelta(seconds=10)
 FIELDS = ["time", "api", "uri", "method", "client_ip", "status", "mode", "decision", "reasons", "hints",
           "aud", "matched", "iss", "sub", "client", "typ", "alg", "kid", "exp", "token_id", "request_id"]
 
-DECISIONS = ("accept", "reject", "audit_reject")
+DECISIONS = ("accept", "reject", "audit_reject", "preflight")
 
 
 def rfc3339(dt: datetime) -> str:

@@ -35,7 +35,7 @@ def test_api_filter_matching_nothing(scenario):
 
 def test_decision_filter(scenario):
     doc = run_json("--decision", "reject", scenario["path"])
-    assert doc["totals"] == {"requests": 2255, "accept": 0, "reject": 2255, "audit_reject": 0}
+    assert doc["totals"] == {"requests": 2255, "accept": 0, "reject": 2255, "audit_reject": 0, "preflight": 0}
     check_against_reference(doc, reference(scenario["records"], decisions={"reject"}))
     text = run("--decision", "reject", scenario["path"], check=0).stdout.decode()
     assert "filters     decision reject" in text.splitlines()
@@ -45,7 +45,7 @@ def test_decision_list_and_repetition_agree(scenario):
     a = run_json("--decision", "accept,audit_reject", scenario["path"])
     b = run_json("--decision", "audit_reject", "--decision", "accept", scenario["path"])
     assert a == b
-    assert a["totals"] == {"requests": 21045, "accept": 20045, "reject": 0, "audit_reject": 1000}
+    assert a["totals"] == {"requests": 21045, "accept": 20045, "reject": 0, "audit_reject": 1000, "preflight": 0}
     assert a["filters"]["decision"] == ["accept", "audit_reject"]
 
 

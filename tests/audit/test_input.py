@@ -181,7 +181,7 @@ def test_field_order_and_unknown_fields_do_not_matter(tmp_path):
     a = doc["apis"][0]
     assert (a["requests"], a["reject"]) == (4, 4)
     assert a["audiences"][0]["clients"] == [{"client": "c", "requests": 4, "accept": 0, "reject": 4,
-                                            "audit_reject": 0, "reasons": [{"reason": "aud_mismatch", "count": 4}],
+                                            "audit_reject": 0, "preflight": 0, "reasons": [{"reason": "aud_mismatch", "count": 4}],
                                             "hints": [{"code": "h", "count": 3,
                                                        "texts": [{"text": "t", "count": 3}]}]}]
 

@@ -5,11 +5,11 @@ import pytest
 from conftest import DECISIONS, SCENARIO_TOTAL, reference, rfc3339, run_json, aud_key
 
 TOP_KEYS = {"schema", "generated", "input", "filters", "totals", "apis"}
-API_KEYS = {"api", "modes", "first", "last", "requests", "accept", "reject", "audit_reject", "audiences",
-            "reasons", "hints", "suggest", "timeline"}
-AUD_KEYS = {"aud", "allowed", "matched", "requests", "accept", "reject", "audit_reject", "reasons", "hints",
-            "clients"}
-CLIENT_KEYS = {"client", "requests", "accept", "reject", "audit_reject", "reasons", "hints"}
+API_KEYS = {"api", "modes", "first", "last", "requests", "accept", "reject", "audit_reject", "preflight",
+            "audiences", "reasons", "hints", "requirements", "suggest", "timeline"}
+AUD_KEYS = {"aud", "allowed", "matched", "requests", "accept", "reject", "audit_reject", "preflight", "reasons",
+            "hints", "clients"}
+CLIENT_KEYS = {"client", "requests", "accept", "reject", "audit_reject", "preflight", "reasons", "hints"}
 
 
 def counts(n):
@@ -76,9 +76,9 @@ def check_against_reference(doc, ref):
 def test_schema_and_totals(scenario):
     doc = run_json(scenario["path"])
     assert set(doc) == TOP_KEYS
-    assert doc["schema"] == "aud-audit/1"
+    assert doc["schema"] == "aud-audit/2"
     assert doc["generated"] == "2026-11-26T00:00:00.000Z"
-    assert doc["totals"] == {"requests": 23300, "accept": 20045, "reject": 2255, "audit_reject": 1000}
+    assert doc["totals"] == {"requests": 23300, "accept": 20045, "reject": 2255, "audit_reject": 1000, "preflight": 0}
     inp = doc["input"]
     assert inp["lines"] == inp["records"] == SCENARIO_TOTAL
     assert inp["malformed"] == inp["blank"] == inp["filtered"] == 0
@@ -145,7 +145,7 @@ def test_empty_input_is_a_valid_document(tmp_path):
     p.write_bytes(b"")
     doc = run_json(p)
     assert doc["apis"] == []
-    assert doc["totals"] == {"requests": 0, "accept": 0, "reject": 0, "audit_reject": 0}
+    assert doc["totals"] == {"requests": 0, "accept": 0, "reject": 0, "audit_reject": 0, "preflight": 0}
     assert doc["input"]["lines"] == 0
 
 
@@ -158,7 +158,8 @@ def test_timeline_uses_days_past_a_week_and_wider_buckets_for_years(tmp_path):
     tl = doc["apis"][0]["timeline"]
     assert tl["bucket_seconds"] == 86400
     assert len(tl["buckets"]) == 30
-    assert tl["buckets"][0] == {"start": "2026-11-23T00:00:00.000Z", "accept": 3, "reject": 0, "audit_reject": 0}
+    assert tl["buckets"][0] == {"start": "2026-11-23T00:00:00.000Z", "accept": 3, "reject": 0, "audit_reject": 0,
+                              "preflight": 0}
     assert tl["buckets"][-1]["start"] == "2026-12-22T00:00:00.000Z"
     # A stray record three years back must not make a chart of 26,000 bars.
     recs.append(record(START - timedelta(days=3 * 365), "T", "reject"))

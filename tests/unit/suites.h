@@ -18,5 +18,6 @@ Suite *suite_remote(void);
 Suite *suite_text(void);
 Suite *suite_bearer(void);
 Suite *suite_time(void);
+Suite *suite_claim_match(void);
 
 #endif

@@ -47,6 +47,11 @@ typedef struct {
     aud_mode mode;
     aud_decision decision;
     const char *request_id; /* mod_unique_id's UNIQUE_ID, or NULL */
+    /* Authorization refused an accepted token (or, in audit mode, would
+     * have): the members aud_audit_authz_fields made, which the record adds
+     * after request_id, and its reasons then say insufficient_scope. NULL
+     * for every other record. */
+    const char *authz_fields;
 } aud_audit_request;
 
 /* Token-derived strings longer than this many bytes are cut (at a UTF-8
@@ -82,6 +87,15 @@ char *aud_audit_record(const aud_result *result, const aud_audit_request *req, s
  * exhaustion. */
 char *aud_audit_token_fields(const aud_result *result, size_t *len);
 char *aud_audit_record_with_fields(const aud_audit_request *req, const char *token_fields, size_t *len);
+
+/* What an authorization refusal adds to the record, as JSON members
+ * without braces: "required" (required_json, the unmet requirement as
+ * {"scope":[...]}, {"role":[...]}, {"claim":NAME,"values":[...]} or
+ * {"client":[...]}; NULL: null, for a Require this module does not own),
+ * and the token's "scopes" and "roles" (from claims, which may be NULL),
+ * capped like the other token fields. malloc'd; NULL on memory
+ * exhaustion. */
+char *aud_audit_authz_fields(const char *required_json, const json_t *claims);
 
 /* The reason codes of a result joined by "," ("expired,aud_mismatch"), or
  * "ok" when it has none; for environment variables and log lines. Always

@@ -24,6 +24,9 @@ typedef enum {
     AUD_REASON_NO_AUDIENCE_CONFIGURED,
     AUD_REASON_KEYS_UNAVAILABLE,
     AUD_REASON_CLAIM_INVALID,
+    /* Authentication succeeded; the location's requirements (Require) did
+     * not grant access. Never set by the verifier. */
+    AUD_REASON_INSUFFICIENT_SCOPE,
     AUD_REASON_COUNT
 } aud_reason;
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aud_claim.h"
 #include "aud_time.h"
 
 /* A JSON string from bytes that may not be UTF-8 and may be too long: each
@@ -206,11 +207,21 @@ char *aud_audit_record_with_fields(const aud_audit_request *req, const char *tok
     rid = string_or_null(req->request_id, AUD_AUDIT_MAX_VALUE);
     tail = rid ? json_dumps(rid, AUD_AUDIT_DUMP_FLAGS) : NULL;
     json_decref(rid);
+    /* An authorization refusal: the token passed every check, so its
+     * reasons were empty; now they say why the request was refused. */
+    static const char no_reasons[] = "\"reasons\":[]";
+    static const char authz_reasons[] = "\"reasons\":[\"insufficient_scope\"]";
+    const char *authz = req->authz_fields;
+    size_t authz_len = authz ? strlen(authz) + 1 : 0;
+    bool swap_reasons = authz != NULL && strncmp(token_fields, no_reasons, sizeof no_reasons - 1) == 0;
+    if (swap_reasons)
+        token_fields += sizeof no_reasons - 1;
+    size_t reasons_len = swap_reasons ? sizeof authz_reasons - 1 : 0;
     if (head != NULL && tail != NULL) {
         fields_len = strlen(token_fields);
         tail_len = strlen(tail);
-        /* "{" head "," fields ",\"request_id\":" tail "}\n" */
-        size_t total = 1 + head_len + 1 + fields_len + 14 + tail_len + 2;
+        /* "{" head "," [reasons] fields ",\"request_id\":" tail ["," authz] "}\n" */
+        size_t total = 1 + head_len + 1 + reasons_len + fields_len + 14 + tail_len + authz_len + 2;
         line = malloc(total + 1);
         if (line != NULL) {
             char *p = line;
@@ -218,12 +229,19 @@ char *aud_audit_record_with_fields(const aud_audit_request *req, const char *tok
             memcpy(p, head, head_len);
             p += head_len;
             *p++ = ',';
+            memcpy(p, authz_reasons, reasons_len);
+            p += reasons_len;
             memcpy(p, token_fields, fields_len);
             p += fields_len;
             memcpy(p, ",\"request_id\":", 14);
             p += 14;
             memcpy(p, tail, tail_len);
             p += tail_len;
+            if (authz != NULL) {
+                *p++ = ',';
+                memcpy(p, authz, authz_len - 1);
+                p += authz_len - 1;
+            }
             *p++ = '}';
             *p++ = '\n';
             *p = '\0';
@@ -243,6 +261,38 @@ char *aud_audit_record(const aud_result *result, const aud_audit_request *req, s
 
     free(fields);
     return line;
+}
+
+/* Words from the claims as a bounded JSON array. */
+static json_t *word_list(const aud_claim_word *words, size_t n)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        json_t *w = safe_string(words[i].p, words[i].n, AUD_AUDIT_MAX_VALUE);
+        if (w != NULL)
+            json_array_append_new(list, w);
+    }
+    return list;
+}
+
+char *aud_audit_authz_fields(const char *required_json, const json_t *claims)
+{
+    aud_claim_word words[AUD_AUDIT_MAX_AUDIENCES];
+    json_t *obj = json_object(), *required = NULL;
+    json_error_t jerr;
+    char *text;
+
+    if (obj == NULL)
+        return NULL;
+    if (required_json != NULL)
+        required = json_loads(required_json, JSON_DECODE_ANY, &jerr);
+    put(obj, "required", required ? required : json_null());
+    put(obj, "scopes", word_list(words, claims ? aud_claim_scopes(claims, words, AUD_AUDIT_MAX_AUDIENCES) : 0));
+    put(obj, "roles", word_list(words, claims ? aud_claim_roles(claims, words, AUD_AUDIT_MAX_AUDIENCES) : 0));
+    text = members_text(obj, NULL);
+    json_decref(obj);
+    return text;
 }
 
 /* snprintf-style append: truncates, always terminates, counts the full

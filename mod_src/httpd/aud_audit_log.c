@@ -4,21 +4,14 @@
 #include <stdlib.h>
 
 #include "apr_hash.h"
+#include "apr_strings.h"
 #include "http_log.h"
 #include "http_protocol.h"
 
 #include "aud_audit.h"
+#include "aud_request_state.h"
 
 APLOG_USE_MODULE(auth_aud);
-
-/* One decision awaiting its audit record. */
-typedef struct {
-    const char *token_fields;
-    const char *api;
-    aud_decision decision;
-    aud_mode mode;
-    server_rec *server;
-} kept_decision;
 
 static volatile apr_uint32_t last_write_fail_log;
 
@@ -73,28 +66,49 @@ int aud_audit_log_open(apr_pool_t *pconf, server_rec *s)
 void aud_audit_log_keep(request_rec *r, const char *token_fields, const char *api, aud_decision decision,
                         aud_mode mode)
 {
-    request_rec *root = r;
-    kept_decision *d;
+    aud_request_state *st = aud_request_state_of(aud_request_root(r), true);
 
-    while (root->prev != NULL)
-        root = root->prev;
-    d = ap_get_module_config(root->request_config, &auth_aud_module);
-    if (d != NULL && r->prev != NULL && ap_is_HTTP_ERROR(r->prev->status))
+    if (st->kept && r->prev != NULL && ap_is_HTTP_ERROR(r->prev->status))
         return;
-    if (d == NULL) {
-        d = apr_palloc(root->pool, sizeof *d);
-        ap_set_module_config(root->request_config, &auth_aud_module, d);
+    st->kept = true;
+    st->token_fields = token_fields;
+    st->record_api = api;
+    st->decision = decision;
+    st->record_mode = mode;
+    st->record_from = aud_request_state_of(r, true);
+    st->server = r->server;
+}
+
+/* An accepted token that authorization refused (or, in audit mode, would
+ * have): the record says so, with what was required. */
+static aud_decision authz_outcome(request_rec *r, const aud_request_state *st, int status, const char **fields)
+{
+    const aud_request_state *from = st->record_from;
+    json_t *claims = NULL;
+    json_error_t jerr;
+    char *text;
+
+    *fields = NULL;
+    if (st->decision != AUD_DECISION_ACCEPT)
+        return st->decision;
+    if (st->record_mode == AUD_MODE_AUDIT ? st->unmet == NULL : (st->authorized || status != HTTP_FORBIDDEN))
+        return st->decision;
+    if (from != NULL && from->claims != NULL)
+        claims = json_incref(from->claims);
+    else if (from != NULL && from->claims_text != NULL)
+        claims = json_loads(from->claims_text, 0, &jerr);
+    text = aud_audit_authz_fields(st->unmet, claims);
+    json_decref(claims);
+    if (text != NULL) {
+        *fields = apr_pstrdup(r->pool, text);
+        free(text);
     }
-    d->token_fields = token_fields;
-    d->api = api;
-    d->decision = decision;
-    d->mode = mode;
-    d->server = r->server;
+    return st->record_mode == AUD_MODE_AUDIT ? AUD_DECISION_AUDIT_REJECT : AUD_DECISION_REJECT;
 }
 
 int aud_audit_log_write(request_rec *r)
 {
-    const kept_decision *d = ap_get_module_config(r->request_config, &auth_aud_module);
+    const aud_request_state *st = aud_request_state_of(r, false);
     const request_rec *last = r;
     const aud_server_conf *sconf;
     aud_audit_request req;
@@ -102,23 +116,23 @@ int aud_audit_log_write(request_rec *r)
     size_t len = 0;
     apr_status_t rv;
 
-    if (d == NULL)
+    if (st == NULL || !st->kept)
         return DECLINED;
-    sconf = ap_get_module_config(d->server->module_config, &auth_aud_module);
+    sconf = ap_get_module_config(st->server->module_config, &auth_aud_module);
     if (sconf->audit_fd == NULL)
         return DECLINED;
     while (last->next != NULL)
         last = last->next;
     req.time = aud_seconds(r->request_time ? r->request_time : apr_time_now());
-    req.api = d->api;
+    req.api = st->record_api;
     req.uri = r->parsed_uri.path ? r->parsed_uri.path : r->uri;
     req.method = r->method;
     req.client_ip = r->useragent_ip;
     req.status = last->status;
-    req.mode = d->mode;
-    req.decision = d->decision;
+    req.mode = st->record_mode;
+    req.decision = authz_outcome(r, st, last->status, &req.authz_fields);
     req.request_id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
-    line = aud_audit_record_with_fields(&req, d->token_fields, &len);
+    line = aud_audit_record_with_fields(&req, st->token_fields, &len);
     if (line == NULL)
         return DECLINED;
     /* One write of the whole line to a file opened for appending: the

@@ -10,7 +10,8 @@
 int aud_audit_log_open(apr_pool_t *pconf, server_rec *s);
 
 /* Keeps the decision on r for its record. token_fields is the token's part
- * of the record (aud_audit_token_fields) and must live as long as r. */
+ * of the record (aud_audit_token_fields) and must live as long as r. What
+ * authorization finds later (aud_request_state) completes the record. */
 void aud_audit_log_keep(request_rec *r, const char *token_fields, const char *api, aud_decision decision,
                         aud_mode mode);
 

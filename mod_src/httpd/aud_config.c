@@ -15,6 +15,7 @@
 #include "apr_lib.h"
 #include "apr_strings.h"
 
+#include "aud_authz.h"
 #include "aud_time.h"
 
 APLOG_USE_MODULE(auth_aud);
@@ -102,6 +103,7 @@ void *aud_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
 #undef INHERIT
     m->keys_line = add->keys_file ? add->keys_line : base->keys_line;
     m->registered = 0;
+    m->forbid_on_failure = 0;
     /* Resolved per section in post_config; never read from a merged one. */
     m->rk = add->rk;
 
@@ -149,6 +151,7 @@ static void note_vsetting(cmd_parms *cmd, aud_dir_conf *conf, unsigned flag)
 {
     conf->set |= flag;
     conf->section = cmd->directive->parent;
+    aud_authz_forbid_on_failure(cmd);
     if (!conf->registered && registered_confs != NULL) {
         conf->registered = 1;
         APR_ARRAY_PUSH(registered_confs, aud_dir_conf *) = conf;

@@ -26,6 +26,8 @@ enum {
     AUD_SET_VERIFIER = (1u << 8) - 1,
     AUD_SET_MODE = 1u << 8,
     AUD_SET_ERROR_DETAIL = 1u << 9,
+    /* Require aud-* needs the accepted token's claims at authorization. */
+    AUD_SET_NEEDS_CLAIMS = 1u << 10,
 };
 
 /* The settings that make up a verifier. Lists are config-time arrays that are
@@ -57,6 +59,7 @@ typedef struct {
      * section's own AudJwksUri and AudDiscovery. */
     aud_rk_settings rk;
     unsigned registered : 1;
+    unsigned forbid_on_failure : 1; /* AuthzSendForbiddenOnFailure applied here */
 
     const char *api_name;   /* NULL: AuthName, else the path */
     aud_mode mode;

@@ -19,6 +19,7 @@
 #include "aud_config.h"
 #include "aud_config_check.h"
 #include "aud_hint.h"
+#include "aud_request_state.h"
 #include "aud_token_cache.h"
 #include "aud_verifier_cache.h"
 
@@ -33,6 +34,7 @@ typedef struct {
     uint32_t reasons; /* as in aud_result */
     aud_tc_verdict v; /* token_fields always; the rest when known */
     const char *aud_json;  /* audiences for the rejection log line */
+    json_t *claims;        /* an accepted token's claims, held for the request; NULL from the cache */
 } aud_verdict;
 
 static volatile apr_uint32_t last_no_allow_log, last_no_keys_log, last_remote_keys_log;
@@ -46,6 +48,7 @@ static void set_backend_env(request_rec *r, const char *api, aud_decision decisi
                             const aud_verdict *vd);
 static void log_decision(request_rec *r, const aud_dir_conf *conf, const char *api, const char *reasons,
                          const aud_verdict *vd);
+static void remember(request_rec *r, const aud_dir_conf *conf, const char *api, const aud_verdict *vd);
 static int refuse(request_rec *r, const aud_dir_conf *conf, const char *api, aud_credential cred,
                   const aud_vnode *node, const aud_result *summary, const aud_verdict *vd);
 
@@ -85,6 +88,7 @@ int aud_request_authenticate(request_rec *r)
     decision = aud_decision_of(&summary, conf->mode);
     aud_audit_reasons_text(&summary, reasons, sizeof reasons);
     set_backend_env(r, api, decision, reasons, &vd);
+    remember(r, conf, api, &vd);
     if (r->main == NULL)
         aud_audit_log_keep(r, vd.v.token_fields, api, decision, conf->mode);
     log_decision(r, conf, api, reasons, &vd);
@@ -210,8 +214,12 @@ static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, co
         cacheable = node->shared && aud_tc_enabled() &&
                     aud_verifier_key_generation(node->verifier, &key.key_generation) &&
                     aud_tc_digest(token, token_len, key.digest);
-        if (cacheable && aud_tc_lookup(&key, now, r->pool, &out->v))
+        /* A hit without the claims a location's authorization reads is
+         * checked afresh (and remembered with them). */
+        if (cacheable && aud_tc_lookup(&key, now, r->pool, &out->v) &&
+            (!(conf->set & AUD_SET_NEEDS_CLAIMS) || out->v.claims != NULL))
             return true;
+        memset(out, 0, sizeof *out);
         res = aud_verifier_check(node->verifier, token, token_len);
         if (res != NULL && node->n_keys == 0 && node->n_remotes == 0 && !aud_result_has(res, AUD_REASON_KEYS_UNAVAILABLE))
             aud_result_add_reason(res, AUD_REASON_KEYS_UNAVAILABLE, "no AudKeyFile or AudSecretFile applies to this location");
@@ -253,6 +261,21 @@ static void hint_summary(apr_pool_t *p, const aud_result *res, aud_tc_verdict *v
     v->detail_hint = pool_copy(p, aud_hints_text_for(res, aud_audit_primary_reason(res)));
 }
 
+static apr_status_t release_claims(void *data)
+{
+    json_decref(data);
+    return APR_SUCCESS;
+}
+
+static json_t *hold_claims(request_rec *r, json_t *claims)
+{
+    if (claims != NULL) {
+        json_incref(claims);
+        apr_pool_cleanup_register(r->pool, claims, release_claims, apr_pool_cleanup_null);
+    }
+    return claims;
+}
+
 /* Everything the request needs from a result, in the request's pool;
  * token_fields stays NULL on memory exhaustion. Token values are kept as
  * they will be used: cleaned for variables and the user name. */
@@ -279,6 +302,12 @@ static void verdict_from_result(request_rec *r, const aud_dir_conf *conf, const 
         out->v.client = pool_copy(r->pool, aud_result_client(res));
         out->v.scope = pool_copy(r->pool, scope);
         free(scope);
+        out->claims = hold_claims(r, res->claims);
+        if (conf->set & AUD_SET_NEEDS_CLAIMS) {
+            char *claims = json_dumps(res->claims, JSON_COMPACT);
+            out->v.claims = pool_copy(r->pool, claims);
+            free(claims);
+        }
         /* Accepted means exp is a number the verifier checked. */
         *valid_until = json_is_number(exp) && node != NULL ? json_number_value(exp) + node->key.leeway : 0;
         /* An audience allowed only until a date must not outlive its
@@ -391,6 +420,22 @@ static void log_decision(request_rec *r, const aud_dir_conf *conf, const char *a
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, AUDLOGNO(0103) "accepted: api=%s matched=%s", api,
                       vd->v.matched ? vd->v.matched : "-");
     }
+}
+
+/* What authorization and the audit record need later in the request. */
+static void remember(request_rec *r, const aud_dir_conf *conf, const char *api, const aud_verdict *vd)
+{
+    aud_request_state *st = aud_request_state_of(r, true);
+
+    st->decided = true;
+    st->accepted = vd->reasons == 0;
+    st->mode = conf->mode;
+    st->api = api;
+    st->claims = st->accepted ? vd->claims : NULL;
+    st->claims_text = st->accepted ? vd->v.claims : NULL;
+    st->authorized = false;
+    st->unmet = NULL;
+    st->unmet_scope = NULL;
 }
 
 /* ------------------------------------------------------------ responses */

@@ -10,7 +10,7 @@
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
 
-#define N_STRINGS 11
+#define N_STRINGS 12
 
 typedef struct entry {
     struct entry *chain;
@@ -55,8 +55,10 @@ static const char **member(aud_tc_verdict *v, int i)
         return &v->hint_codes;
     case 9:
         return &v->hint_text;
-    default:
+    case 10:
         return &v->detail_hint;
+    default:
+        return &v->claims;
     }
 }
 

@@ -40,6 +40,9 @@ typedef struct {
     /* The hint about the check a refusal's description names
      * (AudErrorDetail); NULL when none is about it. */
     const char *detail_hint;
+    /* The claims as compact JSON, kept only for locations whose
+     * authorization reads them (Require aud-*). */
+    const char *claims;
 } aud_tc_verdict;
 
 /* Sets the cache up for this process, cleared with pool (the child's pool).

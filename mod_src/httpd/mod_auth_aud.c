@@ -14,6 +14,7 @@
 #include "mod_auth.h"
 
 #include "aud_audit_log.h"
+#include "aud_authz.h"
 #include "aud_config.h"
 #include "aud_config_check.h"
 #include "aud_remote_keys.h"
@@ -85,6 +86,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_authn(aud_request_authenticate, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(aud_request_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(aud_audit_log_write, NULL, NULL, APR_HOOK_MIDDLE);
+    aud_authz_register(p);
 }
 
 AP_DECLARE_MODULE(auth_aud) = {

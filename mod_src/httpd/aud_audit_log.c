@@ -123,14 +123,19 @@ int aud_audit_log_write(request_rec *r)
         return DECLINED;
     while (last->next != NULL)
         last = last->next;
+    /* An error document that failed itself: httpd sends the error that
+     * asked for it (with a note that a second one happened), not its own. */
+    int status = last->status;
+    if (last->prev != NULL && ap_is_HTTP_ERROR(last->prev->status) && ap_is_HTTP_ERROR(status))
+        status = last->prev->status;
     req.time = aud_seconds(r->request_time ? r->request_time : apr_time_now());
     req.api = st->record_api;
     req.uri = r->parsed_uri.path ? r->parsed_uri.path : r->uri;
     req.method = r->method;
     req.client_ip = r->useragent_ip;
-    req.status = last->status;
+    req.status = status;
     req.mode = st->record_mode;
-    req.decision = authz_outcome(r, st, last->status, &req.authz_fields);
+    req.decision = authz_outcome(r, st, status, &req.authz_fields);
     req.request_id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
     line = aud_audit_record_with_fields(&req, st->token_fields, &len);
     if (line == NULL)

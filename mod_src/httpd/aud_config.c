@@ -16,6 +16,7 @@
 #include "apr_strings.h"
 
 #include "aud_authz.h"
+#include "aud_claim.h"
 #include "aud_time.h"
 
 APLOG_USE_MODULE(auth_aud);
@@ -93,6 +94,7 @@ void *aud_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     TAKE(AUD_SET_MAX_TOKEN_SIZE, vs.max_token_size);
     TAKE(AUD_SET_MODE, mode);
     TAKE(AUD_SET_ERROR_DETAIL, error_detail);
+    TAKE(AUD_SET_CLAIM_OUTS, claim_outs);
 #undef TAKE
 #define INHERIT(field) (m->field = add->field ? add->field : base->field)
     INHERIT(path);
@@ -523,6 +525,43 @@ static const char *set_user_claim(cmd_parms *cmd, void *cfg, const char *arg)
     return NULL;
 }
 
+static apr_status_t free_claim_ref(void *data)
+{
+    aud_claim_ref_free(data);
+    return APR_SUCCESS;
+}
+
+/* AudClaimHeader CLAIM HEADER, AudClaimEnv CLAIM VAR: the claim (a name or
+ * a JSON Pointer, as in Require aud-claim) for backends of accepted tokens.
+ * Names are HTTP tokens or variable names, so that nothing configured can
+ * split a header. */
+static const char *add_claim_out(cmd_parms *cmd, void *cfg, const char *claim, const char *name)
+{
+    aud_dir_conf *conf = cfg;
+    bool header = cmd->info != NULL;
+    apr_array_header_t *list = own_list(cmd->pool, conf, AUD_SET_CLAIM_OUTS, conf->claim_outs, sizeof(aud_claim_out));
+    aud_claim_out *out;
+    aud_error err = {{0}};
+    aud_claim_ref *ref;
+    static const char token_chars[] = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    static const char var_chars[] = "_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+    if (*name == '\0' || strspn(name, header ? token_chars : var_chars) != strlen(name))
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid %s name", cmd->cmd->name, name,
+                            header ? "header" : "variable");
+    ref = aud_claim_ref_parse(claim, &err);
+    if (ref == NULL)
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err.text);
+    apr_pool_cleanup_register(cmd->pool, ref, free_claim_ref, apr_pool_cleanup_null);
+    out = apr_array_push(list);
+    out->claim = ref;
+    out->name = name;
+    out->header = header;
+    conf->claim_outs = list;
+    conf->set |= AUD_SET_CLAIM_OUTS | AUD_SET_NEEDS_CLAIMS;
+    return NULL;
+}
+
 static const char *set_audit_log(cmd_parms *cmd, void *cfg, const char *arg)
 {
     aud_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &auth_aud_module);
@@ -586,6 +625,10 @@ const command_rec aud_config_cmds[] = {
                   "enforce (default) or audit: record decisions but let every request through"),
     AP_INIT_TAKE1("AudUserClaim", set_user_claim, NULL, ACCESS_CONF,
                   "the claim that becomes the user name (default sub)"),
+    AP_INIT_TAKE2("AudClaimHeader", add_claim_out, (void *)1, ACCESS_CONF,
+                  "a claim (name or /json/pointer) and the request header that carries it to the backend"),
+    AP_INIT_TAKE2("AudClaimEnv", add_claim_out, NULL, ACCESS_CONF,
+                  "a claim (name or /json/pointer) and the environment variable that carries it to the backend"),
     AP_INIT_TAKE1("AudAuditLog", set_audit_log, NULL, RSRC_CONF, "where audit records go: a file path or \"|command\""),
     AP_INIT_TAKE1("AudCacheEntries", set_cache_entries, NULL, RSRC_CONF,
                   "accepted tokens each process remembers, so as not to verify them again (0: off)"),

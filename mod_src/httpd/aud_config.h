@@ -26,9 +26,20 @@ enum {
     AUD_SET_VERIFIER = (1u << 8) - 1,
     AUD_SET_MODE = 1u << 8,
     AUD_SET_ERROR_DETAIL = 1u << 9,
-    /* Require aud-* needs the accepted token's claims at authorization. */
+    /* Require aud-* or claim headers need the accepted token's claims. */
     AUD_SET_NEEDS_CLAIMS = 1u << 10,
+    AUD_SET_CLAIM_OUTS = 1u << 11, /* AudClaimHeader, AudClaimEnv */
 };
+
+struct aud_claim_ref;
+
+/* A claim handed to backends: as a request header (AudClaimHeader) or an
+ * environment variable (AudClaimEnv). */
+typedef struct {
+    struct aud_claim_ref *claim;
+    const char *name;
+    bool header;
+} aud_claim_out;
 
 /* The settings that make up a verifier. Lists are config-time arrays that are
  * never modified after start-up and merged by pointer copy, so the identity
@@ -65,6 +76,7 @@ typedef struct {
     aud_mode mode;
     const char *user_claim; /* NULL: sub */
     int error_detail;
+    const apr_array_header_t *claim_outs; /* aud_claim_out */
 
     /* Where this section's audiences and keys were configured, and the
      * section itself: for start-up lint messages and the API's name as other

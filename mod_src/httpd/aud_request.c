@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "apr_lib.h"
 #include "apr_strings.h"
 #include "http_core.h"
 #include "http_protocol.h"
@@ -16,6 +17,7 @@
 #include "aud_audit.h"
 #include "aud_audit_log.h"
 #include "aud_bearer.h"
+#include "aud_claim.h"
 #include "aud_config.h"
 #include "aud_config_check.h"
 #include "aud_hint.h"
@@ -49,6 +51,8 @@ static void set_backend_env(request_rec *r, const char *api, aud_decision decisi
 static void log_decision(request_rec *r, const aud_dir_conf *conf, const char *api, const char *reasons,
                          const aud_verdict *vd);
 static void remember(request_rec *r, const aud_dir_conf *conf, const char *api, const aud_verdict *vd);
+static void scrub_claim_headers(request_rec *r, const aud_dir_conf *conf);
+static void set_claim_outs(request_rec *r, const aud_dir_conf *conf);
 static int refuse(request_rec *r, const aud_dir_conf *conf, const char *api, aud_credential cred,
                   const aud_vnode *node, const aud_result *summary, const aud_verdict *vd);
 
@@ -70,6 +74,7 @@ int aud_request_authenticate(request_rec *r)
     conf = ap_get_module_config(r->per_dir_config, &auth_aud_module);
     r->ap_auth_type = (char *)"Bearer";
     api = api_name(r, conf);
+    scrub_claim_headers(r, conf);
 
     cred = aud_bearer_parse(apr_table_get(r->headers_in, r->proxyreq == PROXYREQ_PROXY ? "Proxy-Authorization"
                                                                                           : "Authorization"),
@@ -89,6 +94,8 @@ int aud_request_authenticate(request_rec *r)
     aud_audit_reasons_text(&summary, reasons, sizeof reasons);
     set_backend_env(r, api, decision, reasons, &vd);
     remember(r, conf, api, &vd);
+    if (decision == AUD_DECISION_ACCEPT)
+        set_claim_outs(r, conf);
     if (r->main == NULL)
         aud_audit_log_keep(r, vd.v.token_fields, api, decision, conf->mode);
     log_decision(r, conf, api, reasons, &vd);
@@ -436,6 +443,86 @@ static void remember(request_rec *r, const aud_dir_conf *conf, const char *api, 
     st->authorized = false;
     st->unmet = NULL;
     st->unmet_scope = NULL;
+}
+
+/* ------------------------------------------------ claims for backends */
+
+/* Header names a backend could take for the configured one: any case, '-'
+ * and '_' alike (CGI turns Aud-Sub, AUD_SUB and aud_sub all into
+ * HTTP_AUD_SUB: CVE-2017-6062, CVE-2017-6413), and for a variable
+ * HTTP_X, the header X. */
+static bool same_name(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = (char)apr_tolower(*a), y = (char)apr_tolower(*b);
+        if ((x == '_' ? '-' : x) != (y == '_' ? '-' : y))
+            return false;
+    }
+    return *a == *b;
+}
+
+typedef struct {
+    const aud_dir_conf *conf;
+    apr_array_header_t *doomed;
+} scrub_walk;
+
+static int find_spoofed(void *baton, const char *key, const char *value)
+{
+    scrub_walk *w = baton;
+
+    (void)value;
+    for (int i = 0; i < w->conf->claim_outs->nelts; i++) {
+        const aud_claim_out *out = &APR_ARRAY_IDX(w->conf->claim_outs, i, aud_claim_out);
+        const char *name = out->header ? out->name : strncasecmp(out->name, "HTTP_", 5) == 0 ? out->name + 5 : NULL;
+        if (name != NULL && same_name(key, name)) {
+            APR_ARRAY_PUSH(w->doomed, const char *) = key;
+            break;
+        }
+    }
+    return 1;
+}
+
+/* On every request to the location, accepted or not, with a token or
+ * without, in both modes: nothing a client sent may pass for a claim. */
+static void scrub_claim_headers(request_rec *r, const aud_dir_conf *conf)
+{
+    scrub_walk w = {conf, NULL};
+
+    if (conf->claim_outs == NULL || conf->claim_outs->nelts == 0)
+        return;
+    w.doomed = apr_array_make(r->pool, 2, sizeof(const char *));
+    apr_table_do(find_spoofed, &w, r->headers_in, NULL);
+    for (int i = 0; i < w.doomed->nelts; i++)
+        apr_table_unset(r->headers_in, APR_ARRAY_IDX(w.doomed, i, const char *));
+    for (int i = 0; i < conf->claim_outs->nelts; i++) {
+        const aud_claim_out *out = &APR_ARRAY_IDX(conf->claim_outs, i, aud_claim_out);
+        if (!out->header)
+            apr_table_unset(r->subprocess_env, out->name);
+    }
+}
+
+/* Values percent-encoded (aud_claim_value_text): a header is never split
+ * by CR, LF or NUL, nor made to carry raw non-ASCII. */
+static void set_claim_outs(request_rec *r, const aud_dir_conf *conf)
+{
+    aud_request_state *st = aud_request_state_of(r, false);
+    json_error_t jerr;
+
+    if (conf->claim_outs == NULL || st == NULL)
+        return;
+    if (st->claims == NULL && st->claims_text != NULL) {
+        st->claims = json_loads(st->claims_text, 0, &jerr);
+        if (st->claims != NULL)
+            apr_pool_cleanup_register(r->pool, st->claims, release_claims, apr_pool_cleanup_null);
+    }
+    for (int i = 0; st->claims != NULL && i < conf->claim_outs->nelts; i++) {
+        const aud_claim_out *out = &APR_ARRAY_IDX(conf->claim_outs, i, aud_claim_out);
+        char *text = aud_claim_value_text(aud_claim_ref_get(out->claim, st->claims));
+        if (text == NULL)
+            continue;
+        apr_table_set(out->header ? r->headers_in : r->subprocess_env, out->name, text);
+        free(text);
+    }
 }
 
 /* ------------------------------------------------------------ responses */

@@ -18,6 +18,7 @@ typedef enum {
     AUD_DECISION_ACCEPT,       /* "accept" */
     AUD_DECISION_REJECT,       /* "reject": refused */
     AUD_DECISION_AUDIT_REJECT, /* "audit_reject": would have been refused; let through in audit mode */
+    AUD_DECISION_PREFLIGHT,    /* "preflight": a CORS preflight let through unauthenticated (AudPreflight) */
     AUD_DECISION_COUNT
 } aud_decision;
 

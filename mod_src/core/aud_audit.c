@@ -373,6 +373,7 @@ static const char *const decision_words[AUD_DECISION_COUNT] = {
     [AUD_DECISION_ACCEPT] = "accept",
     [AUD_DECISION_REJECT] = "reject",
     [AUD_DECISION_AUDIT_REJECT] = "audit_reject",
+    [AUD_DECISION_PREFLIGHT] = "preflight",
 };
 static const char *const mode_words[AUD_MODE_COUNT] = {
     [AUD_MODE_ENFORCE] = "enforce",

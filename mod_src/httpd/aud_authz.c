@@ -264,6 +264,8 @@ static authz_status check_requirement(request_rec *r, const char *line, const vo
 
     if (st == NULL)
         return r->user ? AUTHZ_DENIED : AUTHZ_DENIED_NO_USER;
+    if (st->preflight)
+        return AUTHZ_GRANTED;
     if (st->mode == AUD_MODE_AUDIT) {
         /* Audit mode lets every request through; a token that would be
          * refused is already recorded as such. */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "apr_hash.h"
@@ -95,6 +96,7 @@ void *aud_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     TAKE(AUD_SET_MODE, mode);
     TAKE(AUD_SET_ERROR_DETAIL, error_detail);
     TAKE(AUD_SET_CLAIM_OUTS, claim_outs);
+    TAKE(AUD_SET_PREFLIGHT, preflight_pass);
 #undef TAKE
 #define INHERIT(field) (m->field = add->field ? add->field : base->field)
     INHERIT(path);
@@ -517,6 +519,20 @@ static const char *set_mode(cmd_parms *cmd, void *cfg, const char *arg)
     return NULL;
 }
 
+static const char *set_preflight(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_dir_conf *conf = cfg;
+
+    if (strcasecmp(arg, "pass") == 0)
+        conf->preflight_pass = 1;
+    else if (strcasecmp(arg, "off") == 0)
+        conf->preflight_pass = 0;
+    else
+        return apr_psprintf(cmd->pool, "AudPreflight: '%s' is neither 'pass' nor 'off'", arg);
+    conf->set |= AUD_SET_PREFLIGHT;
+    return NULL;
+}
+
 static const char *set_user_claim(cmd_parms *cmd, void *cfg, const char *arg)
 {
     if (*arg == '\0')
@@ -623,6 +639,9 @@ const command_rec aud_config_cmds[] = {
                   "longest accepted token in bytes (default 16384)"),
     AP_INIT_TAKE1("AudMode", set_mode, NULL, ACCESS_CONF,
                   "enforce (default) or audit: record decisions but let every request through"),
+    AP_INIT_TAKE1("AudPreflight", set_preflight, NULL, ACCESS_CONF,
+                  "pass: let CORS preflights (OPTIONS with Origin and Access-Control-Request-Method, no "
+                  "Authorization) through unauthenticated; off (default)"),
     AP_INIT_TAKE1("AudUserClaim", set_user_claim, NULL, ACCESS_CONF,
                   "the claim that becomes the user name (default sub)"),
     AP_INIT_TAKE2("AudClaimHeader", add_claim_out, (void *)1, ACCESS_CONF,

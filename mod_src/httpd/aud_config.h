@@ -29,6 +29,7 @@ enum {
     /* Require aud-* or claim headers need the accepted token's claims. */
     AUD_SET_NEEDS_CLAIMS = 1u << 10,
     AUD_SET_CLAIM_OUTS = 1u << 11, /* AudClaimHeader, AudClaimEnv */
+    AUD_SET_PREFLIGHT = 1u << 12,
 };
 
 struct aud_claim_ref;
@@ -76,6 +77,7 @@ typedef struct {
     aud_mode mode;
     const char *user_claim; /* NULL: sub */
     int error_detail;
+    int preflight_pass; /* AudPreflight pass */
     const apr_array_header_t *claim_outs; /* aud_claim_out */
 
     /* Where this section's audiences and keys were configured, and the

@@ -52,6 +52,8 @@ static void log_decision(request_rec *r, const aud_dir_conf *conf, const char *a
                          const aud_verdict *vd);
 static void remember(request_rec *r, const aud_dir_conf *conf, const char *api, const aud_verdict *vd);
 static void scrub_claim_headers(request_rec *r, const aud_dir_conf *conf);
+static bool is_preflight(request_rec *r, const aud_dir_conf *conf);
+static int pass_preflight(request_rec *r, const aud_dir_conf *conf, const char *api);
 static void set_claim_outs(request_rec *r, const aud_dir_conf *conf);
 static int refuse(request_rec *r, const aud_dir_conf *conf, const char *api, aud_credential cred,
                   const aud_vnode *node, const aud_result *summary, const aud_verdict *vd);
@@ -75,6 +77,8 @@ int aud_request_authenticate(request_rec *r)
     r->ap_auth_type = (char *)"Bearer";
     api = api_name(r, conf);
     scrub_claim_headers(r, conf);
+    if (is_preflight(r, conf))
+        return pass_preflight(r, conf, api);
 
     cred = aud_bearer_parse(apr_table_get(r->headers_in, r->proxyreq == PROXYREQ_PROXY ? "Proxy-Authorization"
                                                                                           : "Authorization"),
@@ -111,6 +115,35 @@ int aud_request_authenticate(request_rec *r)
         return OK;
     }
     return refuse(r, conf, api, cred, node, &summary, &vd);
+}
+
+/* ---------------------------------------------------- CORS preflight */
+
+/* Browsers never send Authorization on a preflight (Fetch standard, CORS
+ * preflight request), so a location that wants a token would refuse every
+ * one; AudPreflight pass lets exactly those through. */
+static bool is_preflight(request_rec *r, const aud_dir_conf *conf)
+{
+    return conf->preflight_pass && r->method_number == M_OPTIONS && apr_table_get(r->headers_in, "Origin") &&
+           apr_table_get(r->headers_in, "Access-Control-Request-Method") &&
+           !apr_table_get(r->headers_in, "Authorization");
+}
+
+static int pass_preflight(request_rec *r, const aud_dir_conf *conf, const char *api)
+{
+    aud_request_state *st = aud_request_state_of(r, true);
+    char *fields = aud_audit_token_fields(NULL, NULL);
+
+    st->decided = true;
+    st->preflight = true;
+    st->mode = conf->mode;
+    st->api = api;
+    set_backend_env(r, api, AUD_DECISION_PREFLIGHT, "ok", &(aud_verdict){0});
+    if (r->main == NULL && fields != NULL)
+        aud_audit_log_keep(r, apr_pstrdup(r->pool, fields), api, AUD_DECISION_PREFLIGHT, conf->mode);
+    free(fields);
+    r->user = (char *)"-";
+    return OK;
 }
 
 /* ------------------------------------------------------------- the API */

@@ -14,6 +14,7 @@ typedef struct aud_request_state {
     /* check_authn, on the request it decided. */
     bool decided;
     bool accepted;
+    bool preflight; /* a CORS preflight let through unauthenticated */
     aud_mode mode;
     const char *api;
     /* An accepted token's claims: held from the check, or parsed from a

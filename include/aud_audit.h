@@ -53,6 +53,9 @@ typedef struct {
      * after request_id, and its reasons then say insufficient_scope. NULL
      * for every other record. */
     const char *authz_fields;
+    /* With authz_fields: hints about the refusal (aud_hints_for_requirement)
+     * as a JSON array's text, added to the record's hints; NULL: none. */
+    const char *authz_hints;
 } aud_audit_request;
 
 /* Token-derived strings longer than this many bytes are cut (at a UTF-8

@@ -6,6 +6,7 @@
 #ifndef AUD_HINT_H
 #define AUD_HINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "aud_result.h"
@@ -33,6 +34,15 @@ typedef struct {
  * token's shape (an encrypted, opaque or DER-signed token) are computed even
  * when the claims did not decode. */
 void aud_hints_add(aud_result *r, const aud_hint_context *ctx);
+
+/* Hints for an authorization refusal: the token passed every check but
+ * did not meet a requirement for one of the wanted scopes (wants_scope) or
+ * roles. roles_vs_scopes: the token carries only application roles where a
+ * delegated scope is required (Entra ID's client-credentials tokens carry
+ * roles, not scp), or the reverse; scope_case: a granted scope or role
+ * differs from a wanted one only in letter case. A new JSON array of hint
+ * objects {"code", "text"}, possibly empty; NULL on memory exhaustion. */
+json_t *aud_hints_for_requirement(bool wants_scope, const char *const *wanted, size_t n, const json_t *claims);
 
 /* The text of the first hint, or NULL. */
 const char *aud_hints_first_text(const aud_result *r);

@@ -217,11 +217,24 @@ char *aud_audit_record_with_fields(const aud_audit_request *req, const char *tok
     if (swap_reasons)
         token_fields += sizeof no_reasons - 1;
     size_t reasons_len = swap_reasons ? sizeof authz_reasons - 1 : 0;
+    /* The refusal's hints go first in the hints array, which follows the
+     * reasons: ',"hints":[' then the token's own, if any. */
+    static const char hints_open[] = ",\"hints\":[";
+    const char *extra = swap_reasons ? req->authz_hints : NULL;
+    size_t extra_len = 0;
+    if (extra != NULL && strlen(extra) > 2 && strncmp(token_fields, hints_open, sizeof hints_open - 1) == 0) {
+        extra += 1; /* inside its brackets */
+        extra_len = strlen(extra) - 1;
+    } else {
+        extra = NULL;
+    }
+    bool extra_comma = extra != NULL && token_fields[sizeof hints_open - 1] != ']';
     if (head != NULL && tail != NULL) {
         fields_len = strlen(token_fields);
         tail_len = strlen(tail);
         /* "{" head "," [reasons] fields ",\"request_id\":" tail ["," authz] "}\n" */
-        size_t total = 1 + head_len + 1 + reasons_len + fields_len + 14 + tail_len + authz_len + 2;
+        size_t total = 1 + head_len + 1 + reasons_len + fields_len + 14 + tail_len + authz_len + 2 +
+                       (extra ? extra_len + (extra_comma ? 1 : 0) : 0);
         line = malloc(total + 1);
         if (line != NULL) {
             char *p = line;
@@ -231,8 +244,19 @@ char *aud_audit_record_with_fields(const aud_audit_request *req, const char *tok
             *p++ = ',';
             memcpy(p, authz_reasons, reasons_len);
             p += reasons_len;
-            memcpy(p, token_fields, fields_len);
-            p += fields_len;
+            if (extra != NULL) {
+                memcpy(p, hints_open, sizeof hints_open - 1);
+                p += sizeof hints_open - 1;
+                memcpy(p, extra, extra_len);
+                p += extra_len;
+                if (extra_comma)
+                    *p++ = ',';
+                memcpy(p, token_fields + sizeof hints_open - 1, fields_len - (sizeof hints_open - 1));
+                p += fields_len - (sizeof hints_open - 1);
+            } else {
+                memcpy(p, token_fields, fields_len);
+                p += fields_len;
+            }
             memcpy(p, ",\"request_id\":", 14);
             p += 14;
             memcpy(p, tail, tail_len);

@@ -10,6 +10,7 @@
 
 #include "aud_audit.h"
 #include "aud_text.h"
+#include "aud_claim.h"
 #include "aud_time.h"
 
 /* Foreign resources whose tokens land on custom APIs by mistake. Kept as
@@ -886,4 +887,64 @@ void aud_lint_audiences(const char *const *values, size_t n, const double *until
 {
     aud_lint_location_input in = {values, n, until, NULL, 0, now};
     aud_lint_location(&in, warn, baton);
+}
+
+/* ---- Authorization ---- */
+
+/* Words joined as "'a', 'b'", quoted, for a sentence. */
+static void words_text(const aud_claim_word *w, size_t n, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && i < 4 && used + 8 < len; i++) {
+        char q[AUD_TEXT_QUOTE_SIZE];
+        aud_text_quote(w[i].p, w[i].n, 40, q, sizeof q);
+        int k = snprintf(buf + used, len - used, "%s'%s'", i ? ", " : "", q);
+        if (k < 0 || (size_t)k >= len - used)
+            break;
+        used += (size_t)k;
+    }
+    if (n > 4 && used + 12 < len)
+        snprintf(buf + used, len - used, " and more");
+}
+
+json_t *aud_hints_for_requirement(bool wants_scope, const char *const *wanted, size_t n, const json_t *claims)
+{
+    aud_claim_word scopes[64], roles[64];
+    size_t n_scopes = claims ? aud_claim_scopes(claims, scopes, 64) : 0;
+    size_t n_roles = claims ? aud_claim_roles(claims, roles, 64) : 0;
+    aud_result view;
+    char have[512], q[AUD_TEXT_QUOTE_SIZE], qw[AUD_TEXT_QUOTE_SIZE];
+
+    memset(&view, 0, sizeof view);
+    view.hints = json_array();
+    if (view.hints == NULL)
+        return NULL;
+    if (wants_scope && n_scopes == 0 && n_roles > 0) {
+        words_text(roles, n_roles, have, sizeof have);
+        hint_add(&view, AUD_REASON_INSUFFICIENT_SCOPE, "roles_vs_scopes",
+                 "a delegated scope is required, but the token carries only application roles (%s): tokens a "
+                 "client gets for itself (client credentials) carry roles, not scopes, in Microsoft Entra ID; "
+                 "require the role (Require aud-role) for such callers, or have the client act for a user",
+                 have);
+    } else if (!wants_scope && n_roles == 0 && n_scopes > 0) {
+        words_text(scopes, n_scopes, have, sizeof have);
+        hint_add(&view, AUD_REASON_INSUFFICIENT_SCOPE, "roles_vs_scopes",
+                 "an application role is required, but the token carries only delegated scopes (%s): it was "
+                 "issued for a user; require the scope (Require aud-scope), or assign the role", have);
+    }
+    for (size_t i = 0; i < n; i++) {
+        aud_claim_word granted;
+        const aud_claim_word *list = wants_scope ? scopes : roles;
+        if (aud_claim_case_near(list, wants_scope ? n_scopes : n_roles, wanted[i], &granted)) {
+            aud_text_quote(granted.p, granted.n, AUD_TEXT_QUOTE_CHARS, q, sizeof q);
+            aud_text_quote_str(wanted[i], qw);
+            hint_add(&view, AUD_REASON_INSUFFICIENT_SCOPE, "scope_case",
+                     "the token grants '%s', which differs from the required '%s' only in letter case; %s are "
+                     "compared byte for byte", q, qw, wants_scope ? "scopes" : "roles");
+            break;
+        }
+    }
+    free(view.hint_reasons);
+    return view.hints;
 }

@@ -9,6 +9,7 @@
 #include "http_protocol.h"
 
 #include "aud_audit.h"
+#include "aud_hint.h"
 #include "aud_request_state.h"
 
 APLOG_USE_MODULE(auth_aud);
@@ -81,7 +82,8 @@ void aud_audit_log_keep(request_rec *r, const char *token_fields, const char *ap
 
 /* An accepted token that authorization refused (or, in audit mode, would
  * have): the record says so, with what was required. */
-static aud_decision authz_outcome(request_rec *r, const aud_request_state *st, int status, const char **fields)
+static aud_decision authz_outcome(request_rec *r, const aud_request_state *st, int status, const char **fields,
+                                  const char **hints)
 {
     const aud_request_state *from = st->record_from;
     json_t *claims = NULL;
@@ -89,6 +91,7 @@ static aud_decision authz_outcome(request_rec *r, const aud_request_state *st, i
     char *text;
 
     *fields = NULL;
+    *hints = NULL;
     if (st->decision != AUD_DECISION_ACCEPT)
         return st->decision;
     if (st->record_mode == AUD_MODE_AUDIT ? st->unmet == NULL : (st->authorized || status != HTTP_FORBIDDEN))
@@ -98,6 +101,14 @@ static aud_decision authz_outcome(request_rec *r, const aud_request_state *st, i
     else if (from != NULL && from->claims_text != NULL)
         claims = json_loads(from->claims_text, 0, &jerr);
     text = aud_audit_authz_fields(st->unmet, claims);
+    if (st->n_unmet_values > 0) {
+        json_t *list = aud_hints_for_requirement(st->unmet_wants_scope, st->unmet_values, st->n_unmet_values, claims);
+        char *h = list && json_array_size(list) > 0 ? json_dumps(list, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        if (h != NULL)
+            *hints = apr_pstrdup(r->pool, h);
+        free(h);
+        json_decref(list);
+    }
     json_decref(claims);
     if (text != NULL) {
         *fields = apr_pstrdup(r->pool, text);
@@ -135,7 +146,7 @@ int aud_audit_log_write(request_rec *r)
     req.client_ip = r->useragent_ip;
     req.status = status;
     req.mode = st->record_mode;
-    req.decision = authz_outcome(r, st, status, &req.authz_fields);
+    req.decision = authz_outcome(r, st, status, &req.authz_fields, &req.authz_hints);
     req.request_id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
     line = aud_audit_record_with_fields(&req, st->token_fields, &len);
     if (line == NULL)

@@ -243,18 +243,24 @@ static bool requirement_met(const requirement *req, const json_t *claims)
 }
 
 /* The first unmet requirement is what the record and the challenge name. */
+static void set_unmet(aud_request_state *st, const requirement *req)
+{
+    if (st->unmet != NULL)
+        return;
+    st->unmet = req->required_json;
+    st->unmet_scope = req->scope_text;
+    if (req->kind == REQ_SCOPE || req->kind == REQ_ROLE) {
+        st->unmet_wants_scope = req->kind == REQ_SCOPE;
+        st->unmet_values = req->values;
+        st->n_unmet_values = req->n_values;
+    }
+}
+
 static void note_unmet(request_rec *r, aud_request_state *st, const requirement *req)
 {
-    aud_request_state *root = r->main == NULL ? aud_request_state_of(aud_request_root(r), true) : NULL;
-
-    if (st->unmet == NULL) {
-        st->unmet = req->required_json;
-        st->unmet_scope = req->scope_text;
-    }
-    if (root != NULL && root != st && root->unmet == NULL) {
-        root->unmet = req->required_json;
-        root->unmet_scope = req->scope_text;
-    }
+    set_unmet(st, req);
+    if (r->main == NULL)
+        set_unmet(aud_request_state_of(aud_request_root(r), true), req);
 }
 
 static authz_status check_requirement(request_rec *r, const char *line, const void *parsed)

@@ -26,6 +26,10 @@ typedef struct aud_request_state {
     bool authorized;        /* every Require passed (fixups ran) */
     const char *unmet;      /* the first aud-* requirement not met, as the record's "required" JSON */
     const char *unmet_scope; /* its scopes, space-separated, when it was aud-scope */
+    /* For hints about it: an aud-scope or aud-role requirement's values. */
+    bool unmet_wants_scope;
+    const char *const *unmet_values;
+    size_t n_unmet_values;
 
     /* On the request the client sent (the root of internal redirects). */
     bool kept;

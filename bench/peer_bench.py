@@ -460,7 +460,7 @@ def peers_mode(args, httpd, modules, module, root):
         if "aud+audit" in usable and not (audit.exists() and audit.read_text().count("\n") >= 3):
             raise SystemExit("the audit-log port wrote no audit records")
 
-        log(f"minting tokens (20,000 each of RS256, ES256, EdDSA) ...")
+        log("minting tokens (20,000 each of RS256, ES256, EdDSA) ...")
         rs = [keys.token("RS256", i) for i in range(20000)]
         es = [keys.token("ES256", i) for i in range(20000)]
         ed = [keys.token("EdDSA", i) for i in range(20000)]

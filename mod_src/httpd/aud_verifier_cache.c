@@ -7,13 +7,15 @@
 APLOG_USE_MODULE(auth_aud);
 
 /* Verifiers built while serving requests (for nested sections that combine
- * settings) are kept per process up to this many; beyond it, a request builds
- * its own. Only a configuration with hundreds of nested sections gets there. */
+ * settings) are kept per process up to this many beyond the sections' own,
+ * which are always kept (a server with 2,000 sections keeps 2,000, so that
+ * every one of them has the token cache); beyond it, a request builds its
+ * own. */
 #define AUD_VCACHE_MAX 256
 
 /* Every verifier in use in this process, a lock-free list (see insert). */
 static aud_vnode *volatile vcache;
-static volatile apr_uint32_t vcache_len;
+static volatile apr_uint32_t vcache_extra; /* built while serving requests */
 
 static bool vsettings_equal(const aud_vsettings *a, const aud_vsettings *b)
 {
@@ -97,7 +99,7 @@ static aud_vnode *vcache_find(const aud_vsettings *vs)
  * compare-and-swap, and nodes are only freed when the configuration that
  * owns their key sets goes away (pconf cleanup), when no request runs. Two
  * threads that build the same verifier at once keep one and drop the other. */
-static bool vcache_insert(aud_vnode *node, aud_vnode **winner)
+static bool vcache_insert(aud_vnode *node, bool bounded, aud_vnode **winner)
 {
     for (;;) {
         aud_vnode *head = vcache;
@@ -107,14 +109,15 @@ static bool vcache_insert(aud_vnode *node, aud_vnode **winner)
                 return false;
             }
         }
-        if (apr_atomic_read32(&vcache_len) >= AUD_VCACHE_MAX) {
+        if (bounded && apr_atomic_read32(&vcache_extra) >= AUD_VCACHE_MAX) {
             *winner = NULL;
             return false;
         }
         node->next = head;
         node->shared = true;
         if (apr_atomic_casptr((volatile void **)&vcache, node, head) == head) {
-            apr_atomic_inc32(&vcache_len);
+            if (bounded)
+                apr_atomic_inc32(&vcache_extra);
             *winner = node;
             return true;
         }
@@ -127,7 +130,7 @@ static apr_status_t vcache_clear(void *data)
     aud_vnode *n = vcache;
 
     vcache = NULL;
-    apr_atomic_set32(&vcache_len, 0);
+    apr_atomic_set32(&vcache_extra, 0);
     while (n != NULL) {
         aud_vnode *next = n->next;
         vnode_destroy(n);
@@ -143,14 +146,14 @@ static apr_status_t vnode_cleanup(void *data)
 }
 
 /* The verifier for exactly vs, from the cache or built and added to it. */
-static aud_vnode *vcache_obtain(const aud_vsettings *vs, aud_error *err)
+static aud_vnode *vcache_obtain(const aud_vsettings *vs, bool bounded, aud_error *err)
 {
     aud_vnode *n = vcache_find(vs), *winner;
 
     if (n != NULL)
         return n;
     n = vnode_build(vs, err);
-    if (n == NULL || vcache_insert(n, &winner))
+    if (n == NULL || vcache_insert(n, bounded, &winner))
         return n;
     if (winner != NULL) {
         vnode_destroy(n);
@@ -176,7 +179,7 @@ int aud_vcache_post_config(apr_pool_t *pconf, server_rec *s)
         aud_vnode *n;
 
         memset(&err, 0, sizeof err);
-        n = vcache_obtain(conf ? &conf->vs : &defaults, &err);
+        n = vcache_obtain(conf ? &conf->vs : &defaults, false, &err);
         if (n == NULL) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, AUDLOGNO(0012) "cannot build a verifier for %s: %s",
                          conf && conf->path ? conf->path : "the server", err.text);
@@ -198,7 +201,7 @@ const aud_vnode *aud_vcache_for(request_rec *r, const aud_dir_conf *conf)
     if (conf->node != NULL)
         return conf->node;
     memset(&err, 0, sizeof err);
-    n = vcache_obtain(&conf->vs, &err);
+    n = vcache_obtain(&conf->vs, true, &err);
     if (n == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, AUDLOGNO(0012) "cannot build a verifier for %s: %s",
                       conf->path ? conf->path : r->uri, err.text);

@@ -260,3 +260,20 @@ def test_httpd_t_refuses_aud_requirements_without_bearer(httpd_t):
 def test_httpd_t_accepts_good_requirements(httpd_t):
     rc, out, _ = httpd_t(bearer("Require aud-claim /resource_access/account/roles manage-account"))
     assert rc == 0 and "Syntax OK" in out, out
+
+
+def test_hints_roles_vs_scopes_and_scope_case(authz_httpd, mint, denied_ok):
+    # A client-credentials token (Entra ID): application roles, no scp.
+    rec = refused(authz_httpd, "/scope/x", mint.rs256(scope=None, roles=["Invoices.Write"]), "Invoices API",
+                  {"scope": ["invoices.write", "orders.read"]}, scope="invoices.write orders.read")
+    assert [h["code"] for h in rec["hints"]] == ["roles_vs_scopes"]
+    assert "application roles ('Invoices.Write')" in rec["hints"][0]["text"]
+    # The reverse: a role is required, the token has delegated scopes only.
+    rec = refused(authz_httpd, "/role/x", mint.rs256(scope="Invoices.Admin"), "Roles API",
+                  {"role": ["Invoices.Admin"]})
+    assert [h["code"] for h in rec["hints"]] == ["roles_vs_scopes"]
+    # Letter case only: still refused (byte for byte), with the hint.
+    rec = refused(authz_httpd, "/scope/x", mint.rs256(scope="Orders.Read"), "Invoices API",
+                  {"scope": ["invoices.write", "orders.read"]}, scope="invoices.write orders.read")
+    assert [h["code"] for h in rec["hints"]] == ["scope_case"]
+    assert "'Orders.Read'" in rec["hints"][0]["text"] and "'orders.read'" in rec["hints"][0]["text"]

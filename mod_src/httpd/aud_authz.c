@@ -38,13 +38,20 @@ static const char *const provider_names[] = {"aud-scope", "aud-role", "aud-claim
 
 /* ------------------------------------------------------ configuration */
 
+/* Blocks that shape Require lines inside a section rather than name one. */
 static bool is_require_block(const ap_directive_t *d)
 {
-    return d->directive[0] == '<' && strncasecmp(d->directive + 1, "Require", 7) == 0;
+    static const char *const blocks[] = {"<Require", "<Limit", "<If", "<ElseIf", "<Else"};
+
+    for (size_t i = 0; i < sizeof blocks / sizeof *blocks; i++) {
+        if (strncasecmp(d->directive, blocks[i], strlen(blocks[i])) == 0)
+            return true;
+    }
+    return false;
 }
 
-/* The <Location> (or other section) a directive is in, past <RequireAll>
- * and friends. */
+/* The <Location> (or other section) a directive is in, past <RequireAll>,
+ * <Limit> and friends. */
 static const ap_directive_t *enclosing_section(const ap_directive_t *d)
 {
     d = d ? d->parent : NULL;

@@ -260,6 +260,10 @@ def test_httpd_t_refuses_aud_requirements_without_bearer(httpd_t):
 def test_httpd_t_accepts_good_requirements(httpd_t):
     rc, out, _ = httpd_t(bearer("Require aud-claim /resource_access/account/roles manage-account"))
     assert rc == 0 and "Syntax OK" in out, out
+    rc, out, _ = httpd_t(bearer("<RequireAny>\n        Require aud-scope Invoices.Read\n"
+                                "        Require aud-role Invoices.Read.All\n    </RequireAny>\n"
+                                "    <Limit POST PUT DELETE>\n        Require aud-scope Invoices.Write\n    </Limit>"))
+    assert rc == 0 and "Syntax OK" in out, out
 
 
 def test_hints_roles_vs_scopes_and_scope_case(authz_httpd, mint, denied_ok):

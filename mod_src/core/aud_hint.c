@@ -480,6 +480,11 @@ static void token_kind_hints(aud_result *r, const aud_hint_context *ctx)
     bool id_sign = false, access_sign = false;
     for (size_t i = 0; i < 4; i++)
         id_sign |= json_object_get(r->claims, id_signs[i]) != NULL;
+    /* Keycloak names its ID tokens in the typ claim; the whole-token hint
+     * says so (id_token), and aud being the client is what an ID token's
+     * aud is, not a second mistake. */
+    const char *typ_claim = aud_result_claim_string(r, "typ");
+    bool keycloak_id = typ_claim != NULL && strcmp(typ_claim, "ID") == 0;
     for (size_t i = 0; i < 3; i++)
         access_sign |= json_object_get(r->claims, access_signs[i]) != NULL;
     /* The same client as everywhere else (aud_result_client); but when that
@@ -491,7 +496,7 @@ static void token_kind_hints(aud_result *r, const aud_hint_context *ctx)
     quote_buf q, qa;
     if (id_sign && !access_sign) {
         hint_add(r, reason, "id_token", "an ID token was sent where an access token is expected");
-    } else if (aud_is_client) {
+    } else if (aud_is_client && !keycloak_id) {
         json_t *h = hint_add(r, reason, "client_id_as_aud",
                              "the token's audience is its own client id '%s': the client asked for a token for "
                              "itself; it should request one with this API's audience (scope)",

@@ -217,6 +217,22 @@ def refused(server, path, token, reasons, code, status=401):
     return r, rec, next(h for h in rec["hints"] if h["code"] == code)
 
 
+def refused_for(server, path, token):
+    """A refusal whatever its reasons and hints: (response, record, hints)."""
+    r = server.get(path, token=token)
+    assert r.status == 401
+    rec = server.audit_for(r.request_id)
+    assert rec["decision"] == "reject"
+    return r, rec, rec["hints"]
+
+
+def jwe(alg="RSA-OAEP", enc="A256GCM"):
+    """A JWE compact serialisation: a real header, random bytes for the
+    encrypted key, IV, ciphertext and tag."""
+    header = b64u(json.dumps({"alg": alg, "enc": enc, "kid": "enc-1"}).encode())
+    return ".".join([header] + [b64u(os.urandom(n)) for n in (256, 12, 40, 16)])
+
+
 # ---------------------------------------------------------------- Entra ID
 
 def test_entra_v2_token_carries_the_client_id(vendor_httpd, mint):
@@ -372,9 +388,7 @@ def test_google_legacy_issuer_spelling(vendor_httpd, mint):
 # ---------------------------------------------------------------- token shapes
 
 def test_encrypted_token(vendor_httpd, mint):
-    header = b64u(json.dumps({"alg": "RSA-OAEP", "enc": "A256GCM", "kid": "enc-1"}).encode())
-    token = mint._track(".".join([header, b64u(os.urandom(256)), b64u(os.urandom(12)), b64u(os.urandom(40)),
-                                  b64u(os.urandom(16))]))
+    token = mint._track(jwe())
     _, rec, hint = refused(vendor_httpd, "/plain/x", token, ["malformed"], "encrypted_token")
     assert hint["text"].startswith("the token is encrypted (a JWE, alg 'RSA-OAEP', enc 'A256GCM'): this API "
                                    "verifies signed tokens and cannot decrypt")
@@ -417,10 +431,11 @@ def test_ed25519_algorithm_name_is_accepted(vendor_httpd, mint, ed_key):
     assert rec["decision"] == "accept" and rec["alg"] == "Ed25519" and rec["kid"] == "ed-1"
     # Another Ed25519 key's signature is not: the key really is checked.
     other = ed25519.Ed25519PrivateKey.generate()
-    r = vendor_httpd.get("/ed/x", token=ed25519_token(mint, other))
-    assert r.status == 401
-    rec = vendor_httpd.audit_for(r.request_id)
-    assert rec["decision"] == "reject" and rec["reasons"] == ["bad_signature"] and rec["alg"] == "Ed25519"
+    _, rec, _ = refused_for(vendor_httpd, "/ed/x", ed25519_token(mint, other))
+    assert rec["reasons"] == ["bad_signature"] and rec["alg"] == "Ed25519"
+    # AudAlgorithms Ed25519 is the whole list: an RS256 token is refused.
+    _, rec, _ = refused_for(vendor_httpd, "/ed/x", rs256(mint))
+    assert rec["reasons"] == ["alg_not_allowed"]
 
 
 # ---------------------------------------------------------------- AudErrorDetail
@@ -448,6 +463,11 @@ def test_error_detail_appends_the_hint_of_the_summarised_check(vendor_httpd, min
     assert hint["text"] == f"iss '{AZURE_V2}/' differs from the allowed issuer '{AZURE_V2}' only by a trailing slash"
     assert "azure_guid_vs_uri" in [h["code"] for h in rec["hints"]]
     assert r.header("WWW-Authenticate") == challenge(f"{SUMMARY_ISSUER}: {hint['text']}")
+
+
+def test_error_detail_names_an_encrypted_token(vendor_httpd, mint):
+    r, _, hint = refused(vendor_httpd, "/detail/x", mint._track(jwe()), ["malformed"], "encrypted_token")
+    assert r.header("WWW-Authenticate") == challenge(f"the token is malformed: {hint['text']}")
 
 
 # ---------------------------------------------------------------- sanitising

@@ -323,12 +323,11 @@ def test_keycloak_hmac_signed_refresh_token(vendor_httpd, mint):
     assert rec["hints"][0]["code"] == "refresh_token" and rec["alg"] == "HS256"
 
 
-KEYCLOAK_ID_BUG = ("module bug: Keycloak's typ 'ID' is not taken as an ID-token sign when aud is the token's "
-                   "own azp, so client_id_as_aud is given (first) besides id_token, against README's rule")
-
-
+# Regression: Keycloak's typ 'ID' was not taken as an ID-token sign when aud
+# is the token's own azp, so client_id_as_aud was given (first) besides
+# id_token, against README's rule.
 @pytest.mark.parametrize("extra", [
-    pytest.param({}, id="typ-only", marks=pytest.mark.xfail(strict=True, reason=KEYCLOAK_ID_BUG)),
+    pytest.param({}, id="typ-only"),
     pytest.param({"at_hash": "Ah2Jc4Qb7aJXzqlz1Cz8bA", "sid": "s-1"}, id="with-at_hash"),
 ])
 def test_keycloak_id_token_as_bearer(vendor_httpd, mint, extra):

@@ -28,4 +28,14 @@ const char *aud_text_quote(const char *s, size_t len, size_t max_chars, char *ou
  * must be AUD_TEXT_QUOTE_SIZE bytes. NULL quotes as "". */
 const char *aud_text_quote_str(const char *s, char out[AUD_TEXT_QUOTE_SIZE]);
 
+/* URLs (from a redirect or a fetched document) are quoted longer, so
+ * that any real key URL shows whole. */
+#define AUD_TEXT_URL_CHARS 200
+typedef struct {
+    char text[AUD_TEXT_URL_CHARS * 4 + 4];
+} aud_text_url;
+
+/* aud_text_quote of a NUL-terminated URL (NULL: "") with AUD_TEXT_URL_CHARS. */
+const char *aud_text_quote_url(const char *url, aud_text_url *buf);
+
 #endif

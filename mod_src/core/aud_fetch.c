@@ -94,18 +94,6 @@ double aud_fetch_monotonic_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A URL may come from a redirect or a fetched document, so it is quoted
- * like any other foreign text; 200 characters show any real key URL. */
-#define URL_SHOWN_CHARS 200
-typedef struct {
-    char text[URL_SHOWN_CHARS * 4 + 4];
-} shown_url;
-
-static const char *show_url(const char *url, shown_url *buf)
-{
-    return aud_text_quote(url, url != NULL ? strlen(url) : 0, URL_SHOWN_CHARS, buf->text, sizeof buf->text);
-}
-
 /* The URL's parts that the rules look at, or false with the reason. */
 static bool url_parse(const char *url, bool *is_http, bool *loopback, aud_error *err)
 {
@@ -113,7 +101,7 @@ static bool url_parse(const char *url, bool *is_http, bool *loopback, aud_error 
     char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
     bool ok = false;
     CURLUcode rc;
-    shown_url shown;
+    aud_text_url shown;
 
     if (h == NULL) {
         aud_error_set(err, "out of memory");
@@ -125,16 +113,16 @@ static bool url_parse(const char *url, bool *is_http, bool *loopback, aud_error 
     }
     rc = curl_url_set(h, CURLUPART_URL, url, 0);
     if (rc != CURLUE_OK) {
-        aud_error_set(err, "'%s' is not a valid URL: %s", show_url(url, &shown), curl_url_strerror(rc));
+        aud_error_set(err, "'%s' is not a valid URL: %s", aud_text_quote_url(url, &shown), curl_url_strerror(rc));
         goto out;
     }
     if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
-        aud_error_set(err, "'%s' is not a valid URL: it needs a scheme and a host", show_url(url, &shown));
+        aud_error_set(err, "'%s' is not a valid URL: it needs a scheme and a host", aud_text_quote_url(url, &shown));
         goto out;
     }
     if (strcasecmp(scheme, "https") != 0 && strcasecmp(scheme, "http") != 0) {
-        aud_error_set(err, "'%s': only https (or http to a loopback host) is allowed", show_url(url, &shown));
+        aud_error_set(err, "'%s': only https (or http to a loopback host) is allowed", aud_text_quote_url(url, &shown));
         goto out;
     }
     /* Credentials in a URL end up in logs and error messages. */
@@ -148,7 +136,7 @@ static bool url_parse(const char *url, bool *is_http, bool *loopback, aud_error 
     *loopback = host_is_loopback(host);
     if (*is_http && !*loopback) {
         aud_error_set(err, "'%s': https is required (plain http is allowed only to 127.0.0.0/8, ::1 and localhost)",
-                      show_url(url, &shown));
+                      aud_text_quote_url(url, &shown));
         goto out;
     }
     ok = true;
@@ -171,21 +159,21 @@ bool aud_fetch_redirect_check(const char *from, const char *to, aud_error *err)
 {
     bool from_http, from_loopback, to_http, to_loopback;
     aud_error why;
-    shown_url shown;
+    aud_text_url shown;
 
     if (!url_parse(from, &from_http, &from_loopback, &why) || !url_parse(to, &to_http, &to_loopback, &why)) {
         aud_error_set(err, "refused redirect: %s", why.text);
         return false;
     }
     if (!from_http && to_http) {
-        aud_error_set(err, "refused redirect from https to plain http ('%s')", show_url(to, &shown));
+        aud_error_set(err, "refused redirect from https to plain http ('%s')", aud_text_quote_url(to, &shown));
         return false;
     }
     /* A remote server must not be able to point this server at its own
      * loopback services. */
     if (!from_loopback && to_loopback) {
         aud_error_set(err, "refused redirect from a remote host to a loopback address ('%s')",
-                      show_url(to, &shown));
+                      aud_text_quote_url(to, &shown));
         return false;
     }
     return true;
@@ -376,14 +364,14 @@ static hop_outcome fetch_hop(const char *url, bool loopback, hop_guard *guard, c
 
     rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
-        shown_url shown;
+        aud_text_url shown;
         char why[CURL_ERROR_SIZE * 4 + 4];
         if (guard->refused && rc == CURLE_COULDNT_CONNECT && guard->plain_http)
             aud_error_set(err, "'%s': plain http is allowed only to a loopback address, and %s is not one",
-                          show_url(url, &shown), guard->address);
+                          aud_text_quote_url(url, &shown), guard->address);
         else if (guard->refused && rc == CURLE_COULDNT_CONNECT)
             aud_error_set(err, "refused redirect from a remote host to a loopback address ('%s' leads to %s)",
-                          show_url(url, &shown), guard->address);
+                          aud_text_quote_url(url, &shown), guard->address);
         else if (s->too_big || rc == CURLE_FILESIZE_EXCEEDED)
             aud_error_set(err, "the answer is larger than %d bytes", AUD_FETCH_MAX_BODY);
         else if (rc == CURLE_OPERATION_TIMEDOUT)

@@ -103,18 +103,6 @@ struct aud_remote {
 
 /* ------------------------------------------------------------ helpers */
 
-/* A URL from a discovery document, or any other foreign text, as it may
- * appear in a message. */
-#define SHOWN_CHARS 200
-typedef struct {
-    char text[SHOWN_CHARS * 4 + 4];
-} shown;
-
-static const char *show(const char *text, shown *buf)
-{
-    return aud_text_quote(text, text != NULL ? strlen(text) : 0, SHOWN_CHARS, buf->text, sizeof buf->text);
-}
-
 static bool own_lock(void *baton)
 {
     return pthread_mutex_lock(baton) == 0;
@@ -419,8 +407,8 @@ static char *filter_jwks(const aud_remote *r, const char *body, size_t len, cons
     json_t *k;
 
     if (doc == NULL) {
-        shown q; /* the parser's message can repeat bytes of the document */
-        aud_error_set(err, "%s: not a JSON object (%s)", origin, show(why.text, &q));
+        aud_text_url q; /* the parser's message can repeat bytes of the document */
+        aud_error_set(err, "%s: not a JSON object (%s)", origin, aud_text_quote_url(why.text, &q));
         return NULL;
     }
     keys = json_object_get(doc, "keys");
@@ -478,10 +466,10 @@ static bool fetch_one(aud_remote *r, const char *url, double deadline, aud_fetch
     aud_fetch_options opt;
     double remaining = deadline - aud_fetch_monotonic_now();
     aud_error why;
-    shown q; /* url may be a discovery document's jwks_uri */
+    aud_text_url q; /* url may be a discovery document's jwks_uri */
 
     if (remaining <= 0.001) {
-        aud_error_set(err, "%s: no time left within the fetch timeout of %.0f s", show(url, &q), r->fetch_timeout);
+        aud_error_set(err, "%s: no time left within the fetch timeout of %.0f s", aud_text_quote_url(url, &q), r->fetch_timeout);
         return false;
     }
     opt.timeout = remaining;
@@ -490,7 +478,7 @@ static bool fetch_one(aud_remote *r, const char *url, double deadline, aud_fetch
     memset(resp, 0, sizeof *resp);
     bool ok = r->fetch != NULL ? r->fetch(r->fetch_baton, url, &opt, resp, &why) : aud_fetch_get(url, &opt, resp, &why);
     if (!ok)
-        aud_error_set(err, "%s: %s", show(url, &q), why.text[0] ? why.text : "fetch failed");
+        aud_error_set(err, "%s: %s", aud_text_quote_url(url, &q), why.text[0] ? why.text : "fetch failed");
     return ok;
 }
 
@@ -500,7 +488,7 @@ static void do_fetch(aud_remote *r, fetch_result *res)
     aud_fetch_response resp;
     const char *jwks_url = r->url;
     char *discovered = NULL;
-    shown origin, q;
+    aud_text_url origin, q;
 
     memset(res, 0, sizeof *res);
     res->max_age = -1;
@@ -512,7 +500,7 @@ static void do_fetch(aud_remote *r, fetch_result *res)
         json_t *meta = aud_json_parse_object(resp.body, resp.len, &why);
         aud_fetch_response_free(&resp);
         if (meta == NULL) {
-            aud_error_set(&res->err, "%s: not a JSON object (%s)", r->metadata_url, show(why.text, &q));
+            aud_error_set(&res->err, "%s: not a JSON object (%s)", r->metadata_url, aud_text_quote_url(why.text, &q));
             return;
         }
         const char *iss = json_string_value(json_object_get(meta, "issuer"));
@@ -545,7 +533,7 @@ static void do_fetch(aud_remote *r, fetch_result *res)
         if (!meta_local && aud_fetch_url_is_loopback(uri)) {
             aud_error_set(&res->err,
                           "%s: its jwks_uri '%s' is refused: a document from a remote host names a loopback one",
-                          r->metadata_url, show(uri, &q));
+                          r->metadata_url, aud_text_quote_url(uri, &q));
             json_decref(meta);
             return;
         }
@@ -561,7 +549,7 @@ static void do_fetch(aud_remote *r, fetch_result *res)
         free(discovered);
         return;
     }
-    show(jwks_url, &origin);
+    aud_text_quote_url(jwks_url, &origin);
     res->max_age = resp.max_age;
     res->doc = filter_jwks(r, resp.body, resp.len, origin.text, &res->err);
     aud_fetch_response_free(&resp);

@@ -57,3 +57,8 @@ const char *aud_text_quote_str(const char *s, char out[AUD_TEXT_QUOTE_SIZE])
 {
     return aud_text_quote(s, s ? strlen(s) : 0, AUD_TEXT_QUOTE_CHARS, out, AUD_TEXT_QUOTE_SIZE);
 }
+
+const char *aud_text_quote_url(const char *url, aud_text_url *buf)
+{
+    return aud_text_quote(url, url ? strlen(url) : 0, AUD_TEXT_URL_CHARS, buf->text, sizeof buf->text);
+}

@@ -255,24 +255,12 @@ END_TEST
 
 /* ---- quoting: every value in a hint goes through aud_text_quote ---- */
 
-static bool valid_utf8(const char *s)
-{
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n;) {
-        size_t k = aud_utf8_char_length((const unsigned char *)s + i, n - i);
-        if (k == 0)
-            return false;
-        i += k;
-    }
-    return true;
-}
-
 /* No line break, no escape, bounded, valid UTF-8: safe for a log line. */
 static void assert_one_clean_line(const char *text)
 {
     ck_assert_ptr_nonnull(text);
     ck_assert_msg(strpbrk(text, "\n\r\x1b") == NULL, "raw control in: %s", text);
-    ck_assert_msg(valid_utf8(text), "not valid UTF-8: %s", text);
+    ck_assert_msg(ts_valid_utf8(text), "not valid UTF-8: %s", text);
     ck_assert_uint_lt(strlen(text), 1200);
 }
 
@@ -329,7 +317,7 @@ START_TEST(cut_between_characters_keeps_the_hint)
     aud_hints_add(r, &ctx);
     const char *text = hint_text(r, "trailing_slash");
     assert_one_clean_line(text);
-    ck_assert(valid_utf8(json_string_value(json_object_get(hint(r, "trailing_slash"), "allowed"))));
+    ck_assert(ts_valid_utf8(json_string_value(json_object_get(hint(r, "trailing_slash"), "allowed"))));
     aud_result_free(r);
 }
 END_TEST

@@ -6,20 +6,8 @@
 #include <string.h>
 
 #include "aud_text.h"
-#include "aud_utf8.h"
 #include "suites.h"
-
-static bool valid_utf8(const char *s)
-{
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n;) {
-        size_t k = aud_utf8_char_length((const unsigned char *)s + i, n - i);
-        if (k == 0)
-            return false;
-        i += k;
-    }
-    return true;
-}
+#include "test_support.h"
 
 START_TEST(plain_text_unchanged)
 {
@@ -51,7 +39,7 @@ START_TEST(cut_in_characters_not_bytes)
     in[240] = '\0';
     aud_text_quote_str(in, out);
     ck_assert_uint_eq(strlen(out), 203);
-    ck_assert(valid_utf8(out));
+    ck_assert(ts_valid_utf8(out));
     ck_assert_str_eq(out + 200, "...");
     /* Exactly at the bound: no ellipsis. */
     in[200] = '\0';
@@ -65,7 +53,7 @@ START_TEST(small_buffer_cuts_between_characters)
     /* Room for 4 bytes before "...": "ab" then "é" fits, "€" (3 bytes) does not. */
     aud_text_quote("ab\xc3\xa9\xe2\x82\xac", 9, 100, out, sizeof out);
     ck_assert_str_eq(out, "ab\xc3\xa9...");
-    ck_assert(valid_utf8(out));
+    ck_assert(ts_valid_utf8(out));
     char tiny[2];
     ck_assert_str_eq(aud_text_quote("abc", 3, 100, tiny, sizeof tiny), "");
 }

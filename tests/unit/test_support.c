@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include "aud_utf8.h"
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -649,5 +651,17 @@ bool ts_details_consistent(const aud_result *r, char *why, size_t len)
         }
     }
     why[0] = '\0';
+    return true;
+}
+
+bool ts_valid_utf8(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t k = aud_utf8_char_length((const unsigned char *)s + i, n - i);
+        if (k == 0)
+            return false;
+        i += k;
+    }
     return true;
 }

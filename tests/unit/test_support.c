@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include <pthread.h>
+
 #include "aud_utf8.h"
 
 #include <openssl/bn.h>
@@ -24,9 +26,14 @@ double ts_clock(void *baton)
 
 /* ----------------------------------------------------------------- logger */
 
+/* Sources fetching in threads of their own (aud_remote_refresh_all) log
+ * at once. */
+static pthread_mutex_t ts_log_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void ts_log_fn(void *baton, aud_log_level level, const char *message)
 {
     ts_log *log = baton;
+    pthread_mutex_lock(&ts_log_lock);
     if (log->count == log->capacity) {
         size_t cap = log->capacity ? log->capacity * 2 : 8;
         char **messages = realloc(log->messages, cap * sizeof *messages);
@@ -41,6 +48,7 @@ static void ts_log_fn(void *baton, aud_log_level level, const char *message)
     ck_assert_ptr_nonnull(log->messages[log->count]);
     log->levels[log->count] = level;
     log->count++;
+    pthread_mutex_unlock(&ts_log_lock);
 }
 
 void ts_log_init(ts_log *log)

@@ -9,6 +9,7 @@
 
 #include "aud_audit.h"
 #include "aud_hint.h"
+#include "aud_remote.h"
 #include "suites.h"
 #include "test_support.h"
 
@@ -354,6 +355,44 @@ START_TEST(token_type_reason_and_hints)
 }
 END_TEST
 
+/* Entra's tenant-independent metadata names the {tenantid} template as its
+ * issuer; only that exact path shape implies it, on any host. */
+START_TEST(discovery_of_common)
+{
+    static const struct {
+        const char *url, *issuer, *metadata;
+    } cases[] = {
+        {"https://login.microsoftonline.com/common/v2.0", V2_TEMPLATE,
+         "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"},
+        {"https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration", V2_TEMPLATE,
+         "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration"},
+        {"https://login.microsoftonline.com/consumers/v2.0", V2_TEMPLATE,
+         "https://login.microsoftonline.com/consumers/v2.0/.well-known/openid-configuration"},
+        {"http://127.0.0.1:8080/common/v2.0", "http://127.0.0.1:8080/{tenantid}/v2.0",
+         "http://127.0.0.1:8080/common/v2.0/.well-known/openid-configuration"},
+        /* Not that shape: the issuer is what the URL says. */
+        {"https://login.microsoftonline.com/" T1 "/v2.0", V2(T1),
+         "https://login.microsoftonline.com/" T1 "/v2.0/.well-known/openid-configuration"},
+        {"https://login.microsoftonline.com/common/v2.0/", "https://login.microsoftonline.com/common/v2.0/",
+         "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration"},
+        {"https://idp.example/common", "https://idp.example/common",
+         "https://idp.example/common/.well-known/openid-configuration"},
+        {"https://idp.example/x/common/v2.0", "https://idp.example/x/common/v2.0",
+         "https://idp.example/x/common/v2.0/.well-known/openid-configuration"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *issuer, *metadata;
+        aud_error err = {{0}};
+        ck_assert_msg(aud_remote_discovery_urls(cases[i].url, &issuer, &metadata, &err), "%s: %s", cases[i].url,
+                      err.text);
+        ck_assert_str_eq(issuer, cases[i].issuer);
+        ck_assert_str_eq(metadata, cases[i].metadata);
+        free(issuer);
+        free(metadata);
+    }
+}
+END_TEST
+
 Suite *suite_issuers(void)
 {
     Suite *s = suite_create("issuers");
@@ -367,6 +406,7 @@ Suite *suite_issuers(void)
     tcase_add_test(tc, v1_template);
     tcase_add_test(tc, template_beside_exact_issuer);
     tcase_add_test(tc, template_config_refused);
+    tcase_add_test(tc, discovery_of_common);
     suite_add_tcase(s, tc);
     tc = tcase_create("token_types");
     tcase_add_checked_fixture(tc, setup, teardown);

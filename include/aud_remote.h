@@ -115,6 +115,8 @@ bool aud_remote_refresh(aud_remote *r);
 void aud_remote_refresh_all(aud_remote *const *sources, size_t n);
 
 /* What a discovery URL implies: the issuer its document must name exactly
+ * (for Entra ID's tenant-independent /common, /organizations, /consumers
+ * v2.0 paths, on any host: the template .../{tenantid}/v2.0)
  * and the URL of the document. Both malloc'd. */
 bool aud_remote_discovery_urls(const char *discovery, char **issuer, char **metadata_url, aud_error *err);
 

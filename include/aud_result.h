@@ -27,6 +27,8 @@ typedef enum {
     /* Authentication succeeded; the location's requirements (Require) did
      * not grant access. Never set by the verifier. */
     AUD_REASON_INSUFFICIENT_SCOPE,
+    /* The header's typ is not a configured token type (AudTokenType). */
+    AUD_REASON_TOKEN_TYPE,
     AUD_REASON_COUNT
 } aud_reason;
 

@@ -57,9 +57,24 @@ typedef struct {
     size_t n_sources;
     /* 0 means every asymmetric algorithm; HS* only when listed. */
     aud_alg_set algorithms;
-    /* None configured: iss is not checked. */
+    /* None configured: iss is not checked. An issuer holding the literal
+     * {tenantid} once is a template (Entra ID multi-tenant): iss matches it
+     * when iss equals it with the token's tid claim in that place, byte for
+     * byte, and that tid is allowed (tenants, any_tenant). */
     const char *const *issuers;
     size_t n_issuers;
+    /* The tenants (tid values) a template accepts; any_tenant: every tid
+     * that is a tenant id (a lower-case GUID, as Microsoft asks to check).
+     * A template with neither is refused by aud_verifier_create, so that
+     * accepting every tenant is always said explicitly. */
+    const char *const *tenants;
+    size_t n_tenants;
+    bool any_tenant;
+    /* None configured: typ is not checked. Otherwise the header's typ must
+     * be one of these media types (RFC 7515 4.1.9: compared without regard
+     * to case, "application/" implied when there is no '/'). */
+    const char *const *token_types;
+    size_t n_token_types;
     /* None configured: every token is refused (no_audience_configured). */
     const char *const *audiences;
     size_t n_audiences;
@@ -120,7 +135,11 @@ bool aud_verifier_key_generation(const aud_verifier *v, uint64_t *generation);
  *                  type.
  * expired          now >= exp + leeway.
  * not_yet_valid    nbf > now + leeway, or iat > now + leeway.
- * issuer_mismatch  issuers configured and iss absent or not byte-equal.
+ * issuer_mismatch  issuers configured and iss absent or not byte-equal;
+ *                  for a template: no tid, tid not a string, iss not
+ *                  naming tid, or tid not an allowed tenant.
+ * token_type       token_types configured and the header's typ absent, not
+ *                  a string or not one of them.
  * no_audience_configured  nothing is allowed, so nothing is accepted.
  * aud_missing, aud_mismatch  no aud, or no value byte-equal to an allowed
  *                  audience still in its allowance (audience_until); a

@@ -472,21 +472,30 @@ static void keycloak_audience_hint(aud_result *r, aud_reason reason)
  * nonce/at_hash/c_hash/auth_time and no scopes or roles. An audience equal
  * to the token's own client id without those signs is the related mistake
  * of requesting a token for the client itself. */
-static void token_kind_hints(aud_result *r, const aud_hint_context *ctx)
+static bool looks_like_id_token(const aud_result *r)
 {
-    aud_reason reason = aud_result_has(r, AUD_REASON_AUD_MISMATCH) ? AUD_REASON_AUD_MISMATCH : AUD_REASON_AUD_MISSING;
     static const char *const id_signs[] = {"nonce", "at_hash", "c_hash", "auth_time"};
     static const char *const access_signs[] = {"scp", "scope", "roles"};
     bool id_sign = false, access_sign = false;
     for (size_t i = 0; i < 4; i++)
         id_sign |= json_object_get(r->claims, id_signs[i]) != NULL;
-    /* Keycloak names its ID tokens in the typ claim; the whole-token hint
-     * says so (id_token), and aud being the client is what an ID token's
-     * aud is, not a second mistake. */
-    const char *typ_claim = aud_result_claim_string(r, "typ");
-    bool keycloak_id = typ_claim != NULL && strcmp(typ_claim, "ID") == 0;
     for (size_t i = 0; i < 3; i++)
         access_sign |= json_object_get(r->claims, access_signs[i]) != NULL;
+    return id_sign && !access_sign;
+}
+
+/* Keycloak names its ID tokens in the typ claim; the whole-token hint says
+ * so (id_token), and aud being the client is what an ID token's aud is, not
+ * a second mistake. */
+static bool keycloak_id_token(const aud_result *r)
+{
+    const char *typ = aud_result_claim_string(r, "typ");
+    return typ != NULL && strcmp(typ, "ID") == 0;
+}
+
+static void token_kind_hints(aud_result *r, const aud_hint_context *ctx)
+{
+    aud_reason reason = aud_result_has(r, AUD_REASON_AUD_MISMATCH) ? AUD_REASON_AUD_MISMATCH : AUD_REASON_AUD_MISSING;
     /* The same client as everywhere else (aud_result_client); but when that
      * client was read from aud itself (an ID token without azp), saying that
      * aud is the client would only repeat it. */
@@ -494,9 +503,9 @@ static void token_kind_hints(aud_result *r, const aud_hint_context *ctx)
     bool from_aud = client != NULL && client == aud_result_claim_string(r, "aud");
     bool aud_is_client = client != NULL && !from_aud && token_aud_contains(r, client);
     quote_buf q, qa;
-    if (id_sign && !access_sign) {
+    if (looks_like_id_token(r)) {
         hint_add(r, reason, "id_token", "an ID token was sent where an access token is expected");
-    } else if (aud_is_client && !keycloak_id) {
+    } else if (aud_is_client && !keycloak_id_token(r)) {
         json_t *h = hint_add(r, reason, "client_id_as_aud",
                              "the token's audience is its own client id '%s': the client asked for a token for "
                              "itself; it should request one with this API's audience (scope)",
@@ -561,7 +570,10 @@ static void token_type_hints(aud_result *r)
                                                                                "refresh token)",
                              Q(typ, qt));
         hint_set(h, "typ", qt);
-    } else if (typ != NULL && strcmp(typ, "ID") == 0) {
+    } else if ((typ != NULL && strcmp(typ, "ID") == 0) ||
+               (aud_result_has(r, AUD_REASON_TOKEN_TYPE) && looks_like_id_token(r))) {
+        /* With AudTokenType the header already refused it; the claims say
+         * why the client had such a token (typ JWT, as ID tokens have). */
         hint_add(r, reason, "id_token", "an ID token was sent where an access token is expected");
     }
     const char *iss = aud_result_claim_string(r, "iss");
@@ -620,6 +632,22 @@ static void issuer_hints(aud_result *r, const aud_hint_context *ctx)
     bool token_azure = azure_issuer(iss, &token_version, token_tenant, sizeof token_tenant);
     for (size_t i = 0; ctx->self != NULL && i < ctx->self->n_issuers; i++) {
         const char *allowed = ctx->self->issuers[i];
+        const char *slot = strstr(allowed, "{tenantid}");
+        if (slot != NULL) {
+            /* A template refused an issuer of its own form that names the
+             * token's tid: the tenant is the one thing not accepted. */
+            const char *tid = aud_result_claim_string(r, "tid");
+            size_t before = (size_t)(slot - allowed), after = strlen(slot + 10), il = strlen(iss);
+            if (tid != NULL && il == before + strlen(tid) + after && strncmp(iss, allowed, before) == 0 &&
+                strncmp(iss + before, tid, strlen(tid)) == 0 && strcmp(iss + il - after, slot + 10) == 0) {
+                json_t *h = hint_add(r, why, "issuer_other_tenant",
+                                     "iss '%s' is from tenant '%s', which this API does not accept (AudTenant "
+                                     "lists the tenants its issuer template '%s' accepts)",
+                                     Q(iss, q), Q(tid, qt), Q(allowed, ql));
+                hint_set(h, "tenant", qt);
+            }
+            continue;
+        }
         if (differs_by_trailing_slash(iss, allowed)) {
             hint_add(r, why, "issuer_trailing_slash",
                      "iss '%s' differs from the allowed issuer '%s' only by a trailing slash", Q(iss, q),

@@ -170,6 +170,37 @@ static bool ends_with(const char *s, size_t len, const char *suffix)
     return len >= n && memcmp(s + len - n, suffix, n) == 0;
 }
 
+/* Entra ID's tenant-independent metadata (/common, /organizations and
+ * /consumers, v2.0) names no issuer of its own but the template
+ * https://login.microsoftonline.com/{tenantid}/v2.0 (Microsoft's access
+ * token reference, "Validate the issuer"). The issuer such a URL implies
+ * is therefore that template: the same origin and path with the tenant
+ * part replaced, and nothing else. Only the path's shape decides, not the
+ * host, so that a loopback server can stand in for Microsoft's; a document
+ * can still only name an issuer of its own origin, and a template accepts
+ * no tenant the operator did not list (AudTenant). False: out of memory. */
+static bool multi_tenant_issuer(char **issuer)
+{
+    static const char *const aliases[] = {"common", "organizations", "consumers"};
+    const char *sep = strstr(*issuer, "://");
+    const char *path = sep != NULL ? sep + 3 + strcspn(sep + 3, "/") : NULL;
+    for (size_t i = 0; path != NULL && i < sizeof aliases / sizeof *aliases; i++) {
+        size_t al = strlen(aliases[i]);
+        if (path[0] != '/' || strncmp(path + 1, aliases[i], al) != 0 || strcmp(path + 1 + al, "/v2.0") != 0)
+            continue;
+        size_t origin = (size_t)(path - *issuer);
+        char *t = malloc(origin + sizeof "/{tenantid}/v2.0");
+        if (t == NULL)
+            return false;
+        memcpy(t, *issuer, origin);
+        strcpy(t + origin, "/{tenantid}/v2.0");
+        free(*issuer);
+        *issuer = t;
+        return true;
+    }
+    return true;
+}
+
 /* The issuer is what the operator wrote, byte for byte, since the document
  * must repeat it exactly (OpenID Connect Discovery 4.3, RFC 8414 3.3). */
 bool aud_remote_discovery_urls(const char *discovery, char **issuer, char **metadata_url, aud_error *err)
@@ -223,6 +254,10 @@ bool aud_remote_discovery_urls(const char *discovery, char **issuer, char **meta
         size_t trimmed = len > origin_len && discovery[len - 1] == '/' ? len - 1 : len;
         *issuer = strdup(discovery);
         *metadata_url = dup_range(discovery, trimmed, WK_OIDC, sizeof WK_OIDC - 1);
+    }
+    if (*issuer != NULL && !multi_tenant_issuer(issuer)) {
+        free(*issuer);
+        *issuer = NULL;
     }
     if (*issuer == NULL || *metadata_url == NULL) {
         free(*issuer);

@@ -26,6 +26,7 @@ static const struct {
     [AUD_REASON_KEYS_UNAVAILABLE] = {"keys_unavailable", "the keys to verify tokens are not available right now"},
     [AUD_REASON_CLAIM_INVALID] = {"claim_invalid", "a claim in the token is not valid"},
     [AUD_REASON_INSUFFICIENT_SCOPE] = {"insufficient_scope", "the token does not grant access to this resource"},
+    [AUD_REASON_TOKEN_TYPE] = {"token_type", "the token is not of a type accepted here"},
 };
 
 const char *aud_reason_code(aud_reason reason)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aud_text.h"
 #include "aud_time.h"
@@ -16,6 +17,12 @@ struct aud_verifier {
     aud_alg_set algorithms;
     char **issuers;
     size_t n_issuers;
+    bool has_template;
+    char **tenants;
+    size_t n_tenants;
+    bool any_tenant;
+    char **token_types;
+    size_t n_token_types;
     char **audiences;
     size_t n_audiences;
     double *audience_until; /* parallel to audiences; 0 = no end */
@@ -58,13 +65,41 @@ void aud_verifier_destroy(aud_verifier *v)
     free(v->keysets);
     free(v->sources);
     free_strings(v->issuers, v->n_issuers);
+    free_strings(v->tenants, v->n_tenants);
+    free_strings(v->token_types, v->n_token_types);
     free_strings(v->audiences, v->n_audiences);
     free(v->audience_until);
     free(v);
 }
 
+#define TENANT_SLOT "{tenantid}"
+
+/* Refuses what could never be meant: a template with the slot twice (which
+ * tid would go where?), or one that would accept every tenant without
+ * being told to. */
+static bool templates_valid(const aud_verifier_config *config, bool *has_template, aud_error *err)
+{
+    *has_template = false;
+    for (size_t i = 0; i < config->n_issuers; i++) {
+        const char *slot = config->issuers[i] != NULL ? strstr(config->issuers[i], TENANT_SLOT) : NULL;
+        if (slot == NULL)
+            continue;
+        if (strstr(slot + 1, TENANT_SLOT) != NULL) {
+            aud_error_set(err, "issuer template '%s' holds {tenantid} more than once", config->issuers[i]);
+            return false;
+        }
+        *has_template = true;
+    }
+    if (*has_template && config->n_tenants == 0 && !config->any_tenant) {
+        aud_error_set(err, "an issuer template ({tenantid}) needs the tenants it accepts, or any tenant explicitly");
+        return false;
+    }
+    return true;
+}
+
 aud_verifier *aud_verifier_create(const aud_verifier_config *config, aud_error *err)
 {
+    bool has_template;
     if (config->now == NULL) {
         aud_error_set(err, "a verifier needs a clock (config.now)");
         return NULL;
@@ -77,6 +112,8 @@ aud_verifier *aud_verifier_create(const aud_verifier_config *config, aud_error *
         aud_error_set(err, "unknown algorithm in the allowed set");
         return NULL;
     }
+    if (!templates_valid(config, &has_template, err))
+        return NULL;
     aud_verifier *v = calloc(1, sizeof *v);
     if (v == NULL) {
         aud_error_set(err, "out of memory");
@@ -91,10 +128,14 @@ aud_verifier *aud_verifier_create(const aud_verifier_config *config, aud_error *
     v->sources = calloc(config->n_sources + 1, sizeof *v->sources);
     bool copied = v->keysets != NULL && v->audience_until != NULL && v->sources != NULL &&
                   copy_strings(config->issuers, config->n_issuers, &v->issuers) &&
+                  copy_strings(config->tenants, config->n_tenants, &v->tenants) &&
+                  copy_strings(config->token_types, config->n_token_types, &v->token_types) &&
                   copy_strings(config->audiences, config->n_audiences, &v->audiences);
+    v->n_tenants = config->n_tenants;
+    v->n_token_types = config->n_token_types;
     if (!copied) {
         aud_verifier_destroy(v);
-        aud_error_set(err, "out of memory, or a NULL issuer or audience");
+        aud_error_set(err, "out of memory, or a NULL issuer, tenant, token type or audience");
         return NULL;
     }
     for (size_t i = 0; i < config->n_keysets; i++)
@@ -103,6 +144,8 @@ aud_verifier *aud_verifier_create(const aud_verifier_config *config, aud_error *
         v->sources[i] = config->sources[i];
     for (size_t i = 0; config->audience_until != NULL && i < config->n_audiences; i++)
         v->audience_until[i] = config->audience_until[i];
+    v->has_template = has_template;
+    v->any_tenant = config->any_tenant;
     v->algorithms = config->algorithms != 0 ? config->algorithms : AUD_ALG_SET_ASYMMETRIC;
     v->leeway = config->leeway;
     v->max_token_size = config->max_token_size != 0 ? config->max_token_size : AUD_DEFAULT_MAX_TOKEN_SIZE;
@@ -175,6 +218,46 @@ static bool check_header(const aud_verifier *v, aud_result *r, aud_alg *alg)
         usable = false;
     }
     return usable;
+}
+
+/* RFC 7515 4.1.9: typ is a media type, whose "application/" may be left
+ * out when there is no other '/'; media types compare without regard to
+ * case (RFC 2045 5.1). So at+jwt is application/at+jwt and the reverse. */
+static bool media_type_equal(const char *a, const char *b)
+{
+    static const char app[] = "application/";
+    const size_t app_len = sizeof app - 1;
+    if (strchr(a, '/') == NULL && strncasecmp(b, app, app_len) == 0)
+        b += app_len;
+    else if (strchr(b, '/') == NULL && strncasecmp(a, app, app_len) == 0)
+        a += app_len;
+    return strcasecmp(a, b) == 0;
+}
+
+static void check_token_type(const aud_verifier *v, aud_result *r)
+{
+    if (v->n_token_types == 0 || r->header == NULL)
+        return;
+    char list[1024], q[AUD_TEXT_QUOTE_SIZE];
+    json_t *typ = json_object_get(r->header, "typ");
+    list_values(v->token_types, v->n_token_types, list, sizeof list);
+    if (typ == NULL) {
+        aud_result_add_reason(r, AUD_REASON_TOKEN_TYPE, "the header has no typ; expected %s", list);
+        return;
+    }
+    if (!json_is_string(typ)) {
+        aud_result_add_reason(r, AUD_REASON_TOKEN_TYPE, "the header's typ is not a string; expected %s", list);
+        return;
+    }
+    const char *value = json_string_value(typ);
+    /* An embedded NUL would let "at+jwt\u0000..." compare equal. */
+    if (strlen(value) == json_string_length(typ)) {
+        for (size_t i = 0; i < v->n_token_types; i++) {
+            if (media_type_equal(value, v->token_types[i]))
+                return;
+        }
+    }
+    aud_result_add_reason(r, AUD_REASON_TOKEN_TYPE, "typ '%s' is not %s", aud_text_quote_str(value, q), list);
 }
 
 /* The key sets one check uses: the fixed ones plus what each source holds
@@ -398,6 +481,77 @@ static long find_exact(char *const *allowed, size_t n, const char *value)
     return -1;
 }
 
+/* A tenant id as Entra ID writes tid: a GUID in lower case. */
+static bool is_tenant_id(const char *s)
+{
+    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    for (size_t i = 0; i < sizeof shape - 1; i++) {
+        if (shape[i] == '-' ? s[i] != '-' : strchr("0123456789abcdef", s[i]) == NULL || s[i] == '\0')
+            return false;
+    }
+    return s[sizeof shape - 1] == '\0';
+}
+
+/* Where iss has the template's tenant part: true when iss begins with the
+ * text before {tenantid} and ends with the text after it. */
+static bool template_fits(const char *template, const char *iss, size_t iss_len, const char **tenant,
+                          size_t *tenant_len)
+{
+    const char *slot = strstr(template, TENANT_SLOT);
+    size_t before = (size_t)(slot - template), after = strlen(slot + sizeof TENANT_SLOT - 1);
+    if (iss_len < before + after || memcmp(iss, template, before) != 0 ||
+        memcmp(iss + iss_len - after, slot + sizeof TENANT_SLOT - 1, after) != 0)
+        return false;
+    *tenant = iss + before;
+    *tenant_len = iss_len - before - after;
+    return true;
+}
+
+/* Microsoft's rule for tenant-independent metadata: iss must be the
+ * template with the token's own tid in it, byte for byte, and that tid
+ * must be a tenant this location accepts. Returns true when a template
+ * accepted iss; otherwise it may have reported why (true in *reported). */
+static bool check_templates(const aud_verifier *v, aud_result *r, const char *iss, size_t iss_len, bool *reported)
+{
+    char q[AUD_TEXT_QUOTE_SIZE], qt[AUD_TEXT_QUOTE_SIZE], list[1024];
+    json_t *tid = json_object_get(r->claims, "tid");
+    const char *tid_value = json_string_value(tid);
+    bool tid_ok = tid_value != NULL && strlen(tid_value) == json_string_length(tid);
+    *reported = false;
+    for (size_t i = 0; i < v->n_issuers; i++) {
+        const char *tenant;
+        size_t tenant_len;
+        if (strstr(v->issuers[i], TENANT_SLOT) == NULL || !template_fits(v->issuers[i], iss, iss_len, &tenant, &tenant_len))
+            continue;
+        if (*reported)
+            continue;
+        *reported = true;
+        if (tid == NULL) {
+            aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH,
+                                  "the token has no tid claim, so issuer '%s' cannot match the template '%s'",
+                                  aud_text_quote_str(iss, q), v->issuers[i]);
+        } else if (!tid_ok) {
+            aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH,
+                                  "the token's tid is not a string, so issuer '%s' cannot match the template '%s'",
+                                  aud_text_quote_str(iss, q), v->issuers[i]);
+        } else if (tenant_len != strlen(tid_value) || memcmp(tenant, tid_value, tenant_len) != 0) {
+            aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH, "issuer '%s' does not name the token's tenant (tid '%s')",
+                                  aud_text_quote_str(iss, q), aud_text_quote_str(tid_value, qt));
+        } else if (v->any_tenant ? is_tenant_id(tid_value) : find_exact(v->tenants, v->n_tenants, tid_value) >= 0) {
+            *reported = false;
+            return true;
+        } else if (v->any_tenant) {
+            aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH, "tid '%s' is not a tenant id (a lower-case GUID)",
+                                  aud_text_quote_str(tid_value, qt));
+        } else {
+            list_values(v->tenants, v->n_tenants, list, sizeof list);
+            aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH, "tenant '%s' is not one of the allowed tenants: %s",
+                                  aud_text_quote_str(tid_value, qt), list);
+        }
+    }
+    return false;
+}
+
 static void check_issuer(const aud_verifier *v, aud_result *r)
 {
     if (v->n_issuers == 0)
@@ -405,13 +559,26 @@ static void check_issuer(const aud_verifier *v, aud_result *r)
     char list[1024], q[AUD_TEXT_QUOTE_SIZE];
     json_t *iss = json_object_get(r->claims, "iss");
     list_values(v->issuers, v->n_issuers, list, sizeof list);
-    if (iss == NULL)
+    if (iss == NULL) {
         aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH, "the token has no iss claim; expected %s", list);
-    else if (!json_is_string(iss))
+        return;
+    }
+    if (!json_is_string(iss)) {
         aud_result_add_reason(r, AUD_REASON_CLAIM_INVALID, "iss is not a string");
-    else if (find_exact(v->issuers, v->n_issuers, json_string_value(iss)) < 0)
-        aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH, "issuer '%s' is not %s",
-                              aud_text_quote_str(json_string_value(iss), q), list);
+        return;
+    }
+    const char *value = json_string_value(iss);
+    size_t len = json_string_length(iss);
+    /* A template never matches exactly: its braces are no part of a URL. */
+    if (strlen(value) == len && find_exact(v->issuers, v->n_issuers, value) >= 0 &&
+        strstr(value, TENANT_SLOT) == NULL)
+        return;
+    bool reported = false;
+    if (v->has_template && check_templates(v, r, value, len, &reported))
+        return;
+    if (!reported)
+        aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH, "issuer '%s' is not %s", aud_text_quote_str(value, q),
+                              list);
 }
 
 static bool aud_well_formed(const json_t *aud)
@@ -501,6 +668,7 @@ aud_result *aud_verifier_check(const aud_verifier *v, const char *token, size_t 
         return r;
     }
     aud_alg alg;
+    check_token_type(v, r);
     if (r->header != NULL && check_header(v, r, &alg) && parts.signature_decoded)
         check_signature(v, r, alg, token, parts.signing_input_len, parts.signature, parts.signature_len);
     free(parts.signature);

@@ -87,6 +87,8 @@ void *aud_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     TAKE(AUD_SET_ALLOW, allow_file);
     TAKE(AUD_SET_ALLOW, allow_line);
     TAKE(AUD_SET_ISSUERS, vs.issuers);
+    TAKE(AUD_SET_TENANTS, vs.tenants);
+    TAKE(AUD_SET_TOKEN_TYPES, vs.token_types);
     TAKE(AUD_SET_KEYFILES, vs.keyfiles);
     TAKE(AUD_SET_REMOTES, vs.remotes);
     TAKE(AUD_SET_SECRET, vs.secret);
@@ -104,8 +106,10 @@ void *aud_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     INHERIT(user_claim);
     INHERIT(section);
     INHERIT(keys_file);
+    INHERIT(issuers_file);
 #undef INHERIT
     m->keys_line = add->keys_file ? add->keys_line : base->keys_line;
+    m->issuers_line = add->issuers_file ? add->issuers_line : base->issuers_line;
     m->registered = 0;
     m->forbid_on_failure = 0;
     /* Resolved per section in post_config; never read from a merged one. */
@@ -240,18 +244,122 @@ static const char *set_api_name(cmd_parms *cmd, void *cfg, const char *arg)
     return NULL;
 }
 
+static void note_issuers(cmd_parms *cmd, aud_dir_conf *conf)
+{
+    if (conf->issuers_file == NULL) {
+        conf->issuers_file = cmd->directive->filename;
+        conf->issuers_line = cmd->directive->line_num;
+    }
+}
+
+#define TENANT_SLOT "{tenantid}"
+
 static const char *set_issuer(cmd_parms *cmd, void *cfg, const char *arg)
 {
     aud_dir_conf *conf = cfg;
     apr_array_header_t *list;
+    const char *slot = strstr(arg, TENANT_SLOT);
 
     if (*arg == '\0')
         return "AudIssuer: an empty issuer can never match a token";
+    if (slot != NULL && strstr(slot + 1, TENANT_SLOT) != NULL)
+        return apr_psprintf(cmd->pool, "AudIssuer: '%s' holds {tenantid} more than once", arg);
+    /* Only the exact literal is a template; another spelling would be an
+     * issuer no token carries. */
+    if (slot == NULL && ap_strcasestr(arg, TENANT_SLOT) != NULL)
+        return apr_psprintf(cmd->pool, "AudIssuer: '%s': write the tenant placeholder as {tenantid}", arg);
+    note_issuers(cmd, conf);
     list = own_list(cmd->pool, conf, AUD_SET_ISSUERS, conf->vs.issuers, sizeof(const char *));
     APR_ARRAY_PUSH(list, const char *) = arg;
     conf->vs.issuers = list;
     note_vsetting(cmd, conf, AUD_SET_ISSUERS);
     return NULL;
+}
+
+/* Entra ID's tid is the tenant's GUID in lower case, never its domain
+ * name; a value of another form could never match a token. */
+static bool tenant_id_form(const char *s)
+{
+    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+    if (strlen(s) != sizeof shape - 1)
+        return false;
+    for (size_t i = 0; i < sizeof shape - 1; i++) {
+        if (shape[i] == '-' ? s[i] != '-' : strchr("0123456789abcdef", s[i]) == NULL)
+            return false;
+    }
+    return true;
+}
+
+static const char *set_tenant(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_dir_conf *conf = cfg;
+    apr_array_header_t *list = own_list(cmd->pool, conf, AUD_SET_TENANTS, conf->vs.tenants, sizeof(const char *));
+    bool any = strcmp(arg, "*") == 0;
+
+    if ((any && list->nelts > 0) || (list->nelts > 0 && strcmp(APR_ARRAY_IDX(list, 0, const char *), "*") == 0))
+        return "AudTenant: * (any tenant) stands alone, without tenant ids";
+    if (!any && !tenant_id_form(arg))
+        return apr_psprintf(cmd->pool,
+                            "AudTenant: '%s' is not a tenant id: give the tenant's GUID in lower case, as tokens "
+                            "carry it in tid (or * for any tenant)",
+                            arg);
+    APR_ARRAY_PUSH(list, const char *) = arg;
+    conf->vs.tenants = list;
+    note_vsetting(cmd, conf, AUD_SET_TENANTS);
+    return NULL;
+}
+
+static const char *set_token_type(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_dir_conf *conf = cfg;
+    apr_array_header_t *list;
+
+    if (*arg == '\0' || strcspn(arg, " \t\",;") != strlen(arg))
+        return apr_psprintf(cmd->pool, "AudTokenType: '%s' is not a media type such as at+jwt", arg);
+    list = own_list(cmd->pool, conf, AUD_SET_TOKEN_TYPES, conf->vs.token_types, sizeof(const char *));
+    APR_ARRAY_PUSH(list, const char *) = arg;
+    conf->vs.token_types = list;
+    note_vsetting(cmd, conf, AUD_SET_TOKEN_TYPES);
+    return NULL;
+}
+
+int aud_config_check_tenants(server_rec *s)
+{
+    for (int i = 0; registered_confs != NULL && i < registered_confs->nelts; i++) {
+        const aud_dir_conf *conf = APR_ARRAY_IDX(registered_confs, i, aud_dir_conf *);
+        const char *template = NULL, *directive = "AudIssuer";
+
+        if (conf->set & AUD_SET_TENANTS)
+            continue;
+        for (int k = 0; (conf->set & AUD_SET_ISSUERS) && template == NULL && k < conf->vs.issuers->nelts; k++) {
+            const char *iss = APR_ARRAY_IDX(conf->vs.issuers, k, const char *);
+            if (strstr(iss, TENANT_SLOT) != NULL)
+                template = iss;
+        }
+        /* Without AudIssuer, AudDiscovery's issuer is the section's. */
+        for (int k = 0; !(conf->set & AUD_SET_ISSUERS) && (conf->set & AUD_SET_REMOTES) && template == NULL &&
+                        k < conf->vs.remotes->nelts;
+             k++) {
+            const char *iss = aud_rk_issuer(APR_ARRAY_IDX(conf->vs.remotes, k, aud_rk_source *));
+            if (iss != NULL && strstr(iss, TENANT_SLOT) != NULL) {
+                template = iss;
+                directive = "AudDiscovery";
+            }
+        }
+        if (template == NULL)
+            continue;
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                     AUDLOGNO(0012) "%s:%d: in <%s %s>: %s: the issuer '%s' is a multi-tenant template: tokens of "
+                                    "every tenant of that identity provider would match it; list the accepted "
+                                    "tenants with AudTenant TID [TID ...] in this section, or say AudTenant * for "
+                                    "any tenant",
+                     conf->issuers_file ? conf->issuers_file : "?", conf->issuers_line,
+                     conf->section ? conf->section->directive + 1 : "Location", conf->path ? conf->path : "/",
+                     directive, template);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
 }
 
 static apr_status_t destroy_keyset(void *data)
@@ -388,6 +496,7 @@ static const char *set_discovery(cmd_parms *cmd, void *cfg, const char *arg)
         if (aud_rk_issuer(APR_ARRAY_IDX(conf->vs.remotes, i, aud_rk_source *)) != NULL)
             return "AudDiscovery: one per section (it names the section's issuer)";
     }
+    note_issuers(cmd, conf);
     return add_remote(cmd, cfg, true, arg);
 }
 
@@ -610,7 +719,12 @@ const command_rec aud_config_cmds[] = {
     AP_INIT_FLAG("AudErrorDetail", set_error_detail, NULL, ACCESS_CONF,
                  "on: tell the client the likely cause of a refusal (pre-production only; default off)"),
     AP_INIT_TAKE1("AudApiName", set_api_name, NULL, ACCESS_CONF, "the API's name in audit records, logs and the realm"),
-    AP_INIT_ITERATE("AudIssuer", set_issuer, NULL, ACCESS_CONF, "the accepted token issuers"),
+    AP_INIT_ITERATE("AudIssuer", set_issuer, NULL, ACCESS_CONF,
+                    "the accepted token issuers; one holding {tenantid} is a multi-tenant template (see AudTenant)"),
+    AP_INIT_ITERATE("AudTenant", set_tenant, NULL, ACCESS_CONF,
+                    "the tenant ids (tid) issuer templates accept, or * for any tenant"),
+    AP_INIT_ITERATE("AudTokenType", set_token_type, NULL, ACCESS_CONF,
+                    "the accepted JWS header typ values, e.g. at+jwt (default: typ not checked)"),
     AP_INIT_ITERATE("AudKeyFile", set_key_file, NULL, ACCESS_CONF,
                     "verification keys: PEM key or certificate, JWK or JWKS files"),
     AP_INIT_TAKE12("AudSecretFile", set_secret_file, NULL, ACCESS_CONF,

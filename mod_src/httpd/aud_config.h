@@ -23,13 +23,15 @@ enum {
     AUD_SET_LEEWAY = 1u << 5,
     AUD_SET_MAX_TOKEN_SIZE = 1u << 6,
     AUD_SET_REMOTES = 1u << 7, /* AudJwksUri, AudDiscovery */
-    AUD_SET_VERIFIER = (1u << 8) - 1,
-    AUD_SET_MODE = 1u << 8,
-    AUD_SET_ERROR_DETAIL = 1u << 9,
+    AUD_SET_TENANTS = 1u << 8,
+    AUD_SET_TOKEN_TYPES = 1u << 9,
+    AUD_SET_VERIFIER = (1u << 10) - 1,
+    AUD_SET_MODE = 1u << 10,
+    AUD_SET_ERROR_DETAIL = 1u << 11,
     /* Require aud-* or claim headers need the accepted token's claims. */
-    AUD_SET_NEEDS_CLAIMS = 1u << 10,
-    AUD_SET_CLAIM_OUTS = 1u << 11, /* AudClaimHeader, AudClaimEnv */
-    AUD_SET_PREFLIGHT = 1u << 12,
+    AUD_SET_NEEDS_CLAIMS = 1u << 12,
+    AUD_SET_CLAIM_OUTS = 1u << 13, /* AudClaimHeader, AudClaimEnv */
+    AUD_SET_PREFLIGHT = 1u << 14,
 };
 
 struct aud_claim_ref;
@@ -51,7 +53,11 @@ typedef struct {
     /* double, parallel to allow: the end of an AudAllowUntil allowance, or 0
      * for AudAllow. Set, merged and replaced together with allow. */
     const apr_array_header_t *allow_until;
-    const apr_array_header_t *issuers;  /* const char * */
+    const apr_array_header_t *issuers;  /* const char *; may hold {tenantid} templates */
+    /* const char *: AudTenant, the tid values templates accept; a single
+     * "*" means any tenant. */
+    const apr_array_header_t *tenants;
+    const apr_array_header_t *token_types; /* const char *: AudTokenType */
     const apr_array_header_t *keyfiles; /* aud_keyset * */
     const apr_array_header_t *remotes;  /* aud_rk_source *: AudJwksUri, AudDiscovery */
     const aud_keyset *secret;
@@ -87,6 +93,10 @@ typedef struct {
     int allow_line;
     const char *keys_file;
     int keys_line;
+    /* The first AudIssuer or AudDiscovery here: where a template without
+     * AudTenant is refused. */
+    const char *issuers_file;
+    int issuers_line;
     const ap_directive_t *section;
 
     /* The verifier for exactly vs, when known without a lookup. */
@@ -114,6 +124,12 @@ void *aud_config_merge_server(apr_pool_t *p, void *basev, void *addv);
 
 /* A new configuration cycle begins (pre_config): forget the last one. */
 void aud_config_pre_config(apr_pool_t *pconf);
+
+/* After the configuration is read (check_config, so also in httpd -t):
+ * refuses a section whose issuers hold a {tenantid} template (AudIssuer, or
+ * what its AudDiscovery URL implies) without AudTenant in that same
+ * section, naming the directive, file and line. OK or HTTP_INTERNAL_SERVER_ERROR. */
+int aud_config_check_tenants(server_rec *s);
 
 /* The sections that set verifier settings this cycle (aud_dir_conf *). */
 apr_array_header_t *aud_config_sections(void);

@@ -21,7 +21,8 @@ static bool vsettings_equal(const aud_vsettings *a, const aud_vsettings *b)
 {
     return a->allow == b->allow && a->allow_until == b->allow_until && a->issuers == b->issuers &&
            a->keyfiles == b->keyfiles && a->remotes == b->remotes && a->secret == b->secret &&
-           a->algorithms == b->algorithms && a->leeway == b->leeway && a->max_token_size == b->max_token_size;
+           a->algorithms == b->algorithms && a->leeway == b->leeway && a->max_token_size == b->max_token_size &&
+           a->tenants == b->tenants && a->token_types == b->token_types;
 }
 
 static void vnode_destroy(aud_vnode *n)
@@ -72,6 +73,12 @@ static aud_vnode *vnode_build(const aud_vsettings *vs, aud_error *err)
     vc.n_sources = nremotes;
     vc.algorithms = vs->algorithms;
     vc.issuers = aud_config_strings(vs->issuers, &vc.n_issuers);
+    vc.tenants = aud_config_strings(vs->tenants, &vc.n_tenants);
+    if (vc.n_tenants == 1 && strcmp(vc.tenants[0], "*") == 0) {
+        vc.any_tenant = true;
+        vc.n_tenants = 0;
+    }
+    vc.token_types = aud_config_strings(vs->token_types, &vc.n_token_types);
     vc.audiences = aud_config_strings(vs->allow, &vc.n_audiences);
     vc.audience_until = vs->allow_until ? (const double *)vs->allow_until->elts : NULL;
     vc.leeway = vs->leeway;

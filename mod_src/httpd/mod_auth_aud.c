@@ -32,6 +32,11 @@ static int hook_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     return OK;
 }
 
+static int hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    return aud_config_check_tenants(s);
+}
+
 static void hook_test_config(apr_pool_t *pconf, server_rec *s)
 {
     /* httpd -t stops before post_config: the issuers discovery URLs name
@@ -80,6 +85,7 @@ static void hook_child_init(apr_pool_t *pchild, server_rec *s)
 static void register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(hook_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(hook_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_test_config(hook_test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(hook_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);

@@ -663,7 +663,7 @@ START_TEST(reason_codes_stable)
         "ok",           "no_token",      "malformed",       "alg_not_allowed",        "unknown_key",
         "bad_signature", "expired",      "not_yet_valid",   "issuer_mismatch",        "aud_missing",
         "aud_mismatch", "no_audience_configured", "keys_unavailable", "claim_invalid",
-        "insufficient_scope",
+        "insufficient_scope", "token_type",
     };
     for (int i = 0; i < AUD_REASON_COUNT; i++) {
         ck_assert_str_eq(aud_reason_code((aud_reason)i), codes[i]);

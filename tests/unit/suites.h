@@ -19,5 +19,6 @@ Suite *suite_text(void);
 Suite *suite_bearer(void);
 Suite *suite_time(void);
 Suite *suite_claim_match(void);
+Suite *suite_issuers(void);
 
 #endif

@@ -628,6 +628,8 @@ static const char *const reason_names[AUD_REASON_COUNT] = {
     "no_audience_configured",
     "keys_unavailable",
     "claim_invalid",
+    "insufficient_scope",
+    "token_type",
 };
 
 const char *ts_reasons_text(uint32_t reasons, char *buf, size_t len)

@@ -46,6 +46,12 @@ apr_array_header_t *aud_config_sections(void)
     return registered_confs;
 }
 
+void aud_config_note_readable_secret(const char *path)
+{
+    if (readable_secrets != NULL)
+        APR_ARRAY_PUSH(readable_secrets, const char *) = path;
+}
+
 const apr_array_header_t *aud_config_readable_secrets(void)
 {
     return readable_secrets;
@@ -155,7 +161,7 @@ void *aud_config_merge_server(apr_pool_t *p, void *basev, void *addv)
 
 /* A verifier setting was given in this section: remember the section, so
  * that post_config builds its verifier. */
-static void note_vsetting(cmd_parms *cmd, aud_dir_conf *conf, unsigned flag)
+void aud_config_note_vsetting(cmd_parms *cmd, aud_dir_conf *conf, unsigned flag)
 {
     conf->set |= flag;
     conf->section = cmd->directive->parent;
@@ -166,7 +172,7 @@ static void note_vsetting(cmd_parms *cmd, aud_dir_conf *conf, unsigned flag)
     }
 }
 
-static void note_keys(cmd_parms *cmd, aud_dir_conf *conf)
+void aud_config_note_keys(cmd_parms *cmd, aud_dir_conf *conf)
 {
     if (conf->keys_file == NULL) {
         conf->keys_file = cmd->directive->filename;
@@ -176,7 +182,7 @@ static void note_keys(cmd_parms *cmd, aud_dir_conf *conf)
 
 /* Lists start afresh in each section (they replace, not append, what a
  * parent section set); within one section a repeated directive adds. */
-static apr_array_header_t *own_list(apr_pool_t *p, const aud_dir_conf *conf, unsigned flag,
+apr_array_header_t *aud_config_own_list(apr_pool_t *p, const aud_dir_conf *conf, unsigned flag,
                                     const apr_array_header_t *list, int elt_size)
 {
     if ((conf->set & flag) && list != NULL)
@@ -187,8 +193,8 @@ static apr_array_header_t *own_list(apr_pool_t *p, const aud_dir_conf *conf, uns
 /* Adds one audience, allowed for good (until 0) or until a time. */
 static void add_audience(cmd_parms *cmd, aud_dir_conf *conf, const char *aud, double until)
 {
-    apr_array_header_t *list = own_list(cmd->pool, conf, AUD_SET_ALLOW, conf->vs.allow, sizeof(const char *));
-    apr_array_header_t *ends = own_list(cmd->pool, conf, AUD_SET_ALLOW, conf->vs.allow_until, sizeof(double));
+    apr_array_header_t *list = aud_config_own_list(cmd->pool, conf, AUD_SET_ALLOW, conf->vs.allow, sizeof(const char *));
+    apr_array_header_t *ends = aud_config_own_list(cmd->pool, conf, AUD_SET_ALLOW, conf->vs.allow_until, sizeof(double));
 
     APR_ARRAY_PUSH(list, const char *) = aud;
     APR_ARRAY_PUSH(ends, double) = until;
@@ -198,7 +204,7 @@ static void add_audience(cmd_parms *cmd, aud_dir_conf *conf, const char *aud, do
         conf->allow_file = cmd->directive->filename;
         conf->allow_line = cmd->directive->line_num;
     }
-    note_vsetting(cmd, conf, AUD_SET_ALLOW);
+    aud_config_note_vsetting(cmd, conf, AUD_SET_ALLOW);
 }
 
 static const char *set_allow(cmd_parms *cmd, void *cfg, const char *arg)
@@ -244,7 +250,7 @@ static const char *set_api_name(cmd_parms *cmd, void *cfg, const char *arg)
     return NULL;
 }
 
-static void note_issuers(cmd_parms *cmd, aud_dir_conf *conf)
+void aud_config_note_issuers(cmd_parms *cmd, aud_dir_conf *conf)
 {
     if (conf->issuers_file == NULL) {
         conf->issuers_file = cmd->directive->filename;
@@ -268,11 +274,11 @@ static const char *set_issuer(cmd_parms *cmd, void *cfg, const char *arg)
      * issuer no token carries. */
     if (slot == NULL && ap_strcasestr(arg, TENANT_SLOT) != NULL)
         return apr_psprintf(cmd->pool, "AudIssuer: '%s': write the tenant placeholder as {tenantid}", arg);
-    note_issuers(cmd, conf);
-    list = own_list(cmd->pool, conf, AUD_SET_ISSUERS, conf->vs.issuers, sizeof(const char *));
+    aud_config_note_issuers(cmd, conf);
+    list = aud_config_own_list(cmd->pool, conf, AUD_SET_ISSUERS, conf->vs.issuers, sizeof(const char *));
     APR_ARRAY_PUSH(list, const char *) = arg;
     conf->vs.issuers = list;
-    note_vsetting(cmd, conf, AUD_SET_ISSUERS);
+    aud_config_note_vsetting(cmd, conf, AUD_SET_ISSUERS);
     return NULL;
 }
 
@@ -294,7 +300,7 @@ static bool tenant_id_form(const char *s)
 static const char *set_tenant(cmd_parms *cmd, void *cfg, const char *arg)
 {
     aud_dir_conf *conf = cfg;
-    apr_array_header_t *list = own_list(cmd->pool, conf, AUD_SET_TENANTS, conf->vs.tenants, sizeof(const char *));
+    apr_array_header_t *list = aud_config_own_list(cmd->pool, conf, AUD_SET_TENANTS, conf->vs.tenants, sizeof(const char *));
     bool any = strcmp(arg, "*") == 0;
 
     if ((any && list->nelts > 0) || (list->nelts > 0 && strcmp(APR_ARRAY_IDX(list, 0, const char *), "*") == 0))
@@ -306,7 +312,7 @@ static const char *set_tenant(cmd_parms *cmd, void *cfg, const char *arg)
                             arg);
     APR_ARRAY_PUSH(list, const char *) = arg;
     conf->vs.tenants = list;
-    note_vsetting(cmd, conf, AUD_SET_TENANTS);
+    aud_config_note_vsetting(cmd, conf, AUD_SET_TENANTS);
     return NULL;
 }
 
@@ -317,10 +323,10 @@ static const char *set_token_type(cmd_parms *cmd, void *cfg, const char *arg)
 
     if (*arg == '\0' || strcspn(arg, " \t\",;") != strlen(arg))
         return apr_psprintf(cmd->pool, "AudTokenType: '%s' is not a media type such as at+jwt", arg);
-    list = own_list(cmd->pool, conf, AUD_SET_TOKEN_TYPES, conf->vs.token_types, sizeof(const char *));
+    list = aud_config_own_list(cmd->pool, conf, AUD_SET_TOKEN_TYPES, conf->vs.token_types, sizeof(const char *));
     APR_ARRAY_PUSH(list, const char *) = arg;
     conf->vs.token_types = list;
-    note_vsetting(cmd, conf, AUD_SET_TOKEN_TYPES);
+    aud_config_note_vsetting(cmd, conf, AUD_SET_TOKEN_TYPES);
     return NULL;
 }
 
@@ -362,148 +368,10 @@ int aud_config_check_tenants(server_rec *s)
     return OK;
 }
 
-static apr_status_t destroy_keyset(void *data)
-{
-    aud_keyset_destroy(data);
-    return APR_SUCCESS;
-}
-
-/* Key sets live for one configuration cycle, shared by every section that
- * names the same file: a graceful restart re-reads the configuration into a
- * fresh pconf, so keys are reloaded then and only then. */
-static aud_keyset *load_keyset(cmd_parms *cmd, const char *directive, const char *path, bool secret,
-                               const char *kid, const char **errmsg)
-{
-    static const char cache_key[] = "mod_auth_aud:keysets";
-    apr_hash_t *cache = NULL;
-    const char *abs = ap_server_root_relative(cmd->temp_pool, path);
-    const char *hkey;
-    aud_keyset *set;
-    aud_logger logger = aud_httpd_logger(cmd->temp_pool, cmd->server, AUDLOGNO(0001));
-    aud_error err;
-    bool ok;
-
-    *errmsg = NULL;
-    if (abs == NULL) {
-        *errmsg = apr_psprintf(cmd->pool, "%s %s: invalid file path", directive, path);
-        return NULL;
-    }
-    apr_pool_userdata_get((void **)&cache, cache_key, cmd->pool);
-    if (cache == NULL) {
-        cache = apr_hash_make(cmd->pool);
-        apr_pool_userdata_set(cache, cache_key, apr_pool_cleanup_null, cmd->pool);
-    }
-    hkey = apr_pstrcat(cmd->pool, secret ? "secret:" : "key:", kid ? kid : "", ":", abs, NULL);
-    set = apr_hash_get(cache, hkey, APR_HASH_KEY_STRING);
-    if (set != NULL)
-        return set;
-
-    set = aud_keyset_create();
-    if (set == NULL) {
-        *errmsg = apr_psprintf(cmd->pool, "%s %s: out of memory", directive, abs);
-        return NULL;
-    }
-    memset(&err, 0, sizeof err);
-    ok = secret ? aud_keyset_load_secret_file(set, abs, kid, &err) : aud_keyset_load_file(set, abs, &logger, &err);
-    if (!ok) {
-        aud_keyset_destroy(set);
-        /* The core's messages usually name the file already. */
-        if (err.text[0] != '\0' && strstr(err.text, abs) != NULL)
-            *errmsg = apr_psprintf(cmd->pool, "%s: %s", directive, err.text);
-        else
-            *errmsg = apr_psprintf(cmd->pool, "%s %s: %s", directive, abs, err.text[0] ? err.text : "cannot be loaded");
-        return NULL;
-    }
-    apr_pool_cleanup_register(cmd->pool, set, destroy_keyset, apr_pool_cleanup_null);
-    apr_hash_set(cache, hkey, APR_HASH_KEY_STRING, set);
-    return set;
-}
-
-static const char *set_key_file(cmd_parms *cmd, void *cfg, const char *arg)
-{
-    aud_dir_conf *conf = cfg;
-    apr_array_header_t *list;
-    const char *errmsg;
-    aud_keyset *set = load_keyset(cmd, "AudKeyFile", arg, false, NULL, &errmsg);
-
-    if (set == NULL)
-        return errmsg;
-    list = own_list(cmd->pool, conf, AUD_SET_KEYFILES, conf->vs.keyfiles, sizeof(aud_keyset *));
-    APR_ARRAY_PUSH(list, aud_keyset *) = set;
-    conf->vs.keyfiles = list;
-    note_keys(cmd, conf);
-    note_vsetting(cmd, conf, AUD_SET_KEYFILES);
-    return NULL;
-}
-
-/* AudSecretFile PATH [KID]: a token that names a kid reaches only a key
- * with that kid, so an issuer that sets kid on HMAC tokens (Keycloak does)
- * needs the secret under that name. */
-static const char *set_secret_file(cmd_parms *cmd, void *cfg, const char *arg, const char *kid)
-{
-    aud_dir_conf *conf = cfg;
-    const char *errmsg;
-    aud_keyset *set;
-
-    if (kid != NULL && *kid == '\0')
-        return "AudSecretFile: the key id (second argument) is empty";
-    set = load_keyset(cmd, "AudSecretFile", arg, true, kid, &errmsg);
-    struct stat st;
-    const char *abs = ap_server_root_relative(cmd->pool, arg);
-
-    if (set == NULL)
-        return errmsg;
-    if (abs != NULL && stat(abs, &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0 && readable_secrets != NULL)
-        APR_ARRAY_PUSH(readable_secrets, const char *) = abs;
-    conf->vs.secret = set;
-    note_keys(cmd, conf);
-    note_vsetting(cmd, conf, AUD_SET_SECRET);
-    return NULL;
-}
-
-/* AudJwksUri and AudDiscovery: the URL is checked now (a malformed or
- * plain-http non-loopback URL stops start-up); nothing is fetched until
- * post_config. */
-static const char *add_remote(cmd_parms *cmd, aud_dir_conf *conf, bool discovery, const char *url)
-{
-    apr_array_header_t *list;
-    aud_rk_source *src;
-    const char *err = aud_rk_add(cmd, &conf->rk, discovery, url, &src);
-
-    if (err != NULL)
-        return err;
-    list = own_list(cmd->pool, conf, AUD_SET_REMOTES, conf->vs.remotes, sizeof(aud_rk_source *));
-    APR_ARRAY_PUSH(list, aud_rk_source *) = src;
-    conf->vs.remotes = list;
-    /* A discovery document names its issuer, so only a bare JWKS URI
-     * leaves the issuer open (start-up lint). */
-    if (!discovery)
-        note_keys(cmd, conf);
-    note_vsetting(cmd, conf, AUD_SET_REMOTES);
-    return NULL;
-}
-
-static const char *set_jwks_uri(cmd_parms *cmd, void *cfg, const char *arg)
-{
-    return add_remote(cmd, cfg, false, arg);
-}
-
-static const char *set_discovery(cmd_parms *cmd, void *cfg, const char *arg)
-{
-    aud_dir_conf *conf = cfg;
-
-    for (int i = 0; (conf->set & AUD_SET_REMOTES) && i < conf->vs.remotes->nelts; i++) {
-        if (aud_rk_issuer(APR_ARRAY_IDX(conf->vs.remotes, i, aud_rk_source *)) != NULL)
-            return "AudDiscovery: one per section (it names the section's issuer)";
-    }
-    note_issuers(cmd, conf);
-    return add_remote(cmd, cfg, true, arg);
-}
-
 /* A directive's whole number from min to max, in plain decimal digits (no
  * sign, spaces, hex or exponent). NULL, or the message naming the directive,
  * the value and the range. */
-static const char *whole_number(cmd_parms *cmd, const char *arg, long min, long max, const char *unit, long *out)
+const char *aud_config_whole_number(cmd_parms *cmd, const char *arg, long min, long max, const char *unit, long *out)
 {
     char *end;
     long v;
@@ -514,53 +382,6 @@ static const char *whole_number(cmd_parms *cmd, const char *arg, long min, long 
         return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number of %s from %ld to %ld", cmd->cmd->name, arg,
                             unit, min, max);
     *out = v;
-    return NULL;
-}
-
-enum rk_setting { RK_REFRESH, RK_REFRESH_MIN, RK_MAX_STALE, RK_FETCH_TIMEOUT };
-
-/* In a section: for that section's sources; at server or virtual host
- * level: the default for every source of that server. */
-static const char *set_rk_seconds(cmd_parms *cmd, void *cfg, const char *arg)
-{
-    aud_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &auth_aud_module);
-    aud_rk_settings *rk = cmd->path != NULL ? &((aud_dir_conf *)cfg)->rk : &sconf->rk;
-    enum rk_setting which = (enum rk_setting)(intptr_t)cmd->info;
-    static const long max[] = {[RK_REFRESH] = 7 * 86400, [RK_REFRESH_MIN] = 86400, [RK_MAX_STALE] = 30 * 86400,
-                               [RK_FETCH_TIMEOUT] = 60};
-    long v;
-    const char *err = whole_number(cmd, arg, which == RK_MAX_STALE ? 0 : 1, max[which], "seconds", &v);
-
-    if (err != NULL)
-        return err;
-    switch (which) {
-    case RK_REFRESH:
-        rk->refresh = (double)v;
-        break;
-    case RK_REFRESH_MIN:
-        rk->refresh_min = (double)v;
-        break;
-    case RK_MAX_STALE:
-        rk->max_stale = (double)v;
-        rk->max_stale_set = 1;
-        break;
-    case RK_FETCH_TIMEOUT:
-        rk->fetch_timeout = (double)v;
-        break;
-    }
-    return NULL;
-}
-
-static const char *set_ca_file(cmd_parms *cmd, void *cfg, const char *arg)
-{
-    aud_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &auth_aud_module);
-    const char *abs = ap_server_root_relative(cmd->pool, arg);
-    apr_finfo_t finfo;
-
-    if (abs == NULL || apr_stat(&finfo, abs, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS ||
-        finfo.filetype != APR_REG)
-        return apr_psprintf(cmd->pool, "AudCAFile: %s is not a readable file", arg);
-    sconf->ca_file = abs;
     return NULL;
 }
 
@@ -582,7 +403,7 @@ static const char *set_algorithms(cmd_parms *cmd, void *cfg, const char *arg)
     if (!(conf->set & AUD_SET_ALGORITHMS))
         conf->vs.algorithms = 0;
     conf->vs.algorithms |= AUD_ALG_BIT(alg);
-    note_vsetting(cmd, conf, AUD_SET_ALGORITHMS);
+    aud_config_note_vsetting(cmd, conf, AUD_SET_ALGORITHMS);
     return NULL;
 }
 
@@ -601,7 +422,7 @@ static const char *set_leeway(cmd_parms *cmd, void *cfg, const char *arg)
         return apr_psprintf(cmd->pool, "AudLeeway: '%s' is not a number of seconds from 0 to %.0f", arg,
                             AUD_LEEWAY_MAX);
     conf->vs.leeway = v;
-    note_vsetting(cmd, conf, AUD_SET_LEEWAY);
+    aud_config_note_vsetting(cmd, conf, AUD_SET_LEEWAY);
     return NULL;
 }
 
@@ -609,12 +430,12 @@ static const char *set_max_token_size(cmd_parms *cmd, void *cfg, const char *arg
 {
     aud_dir_conf *conf = cfg;
     long v;
-    const char *err = whole_number(cmd, arg, AUD_TOKEN_SIZE_MIN, AUD_TOKEN_SIZE_MAX, "bytes", &v);
+    const char *err = aud_config_whole_number(cmd, arg, AUD_TOKEN_SIZE_MIN, AUD_TOKEN_SIZE_MAX, "bytes", &v);
 
     if (err != NULL)
         return err;
     conf->vs.max_token_size = (apr_size_t)v;
-    note_vsetting(cmd, conf, AUD_SET_MAX_TOKEN_SIZE);
+    aud_config_note_vsetting(cmd, conf, AUD_SET_MAX_TOKEN_SIZE);
     return NULL;
 }
 
@@ -664,7 +485,7 @@ static const char *add_claim_out(cmd_parms *cmd, void *cfg, const char *claim, c
 {
     aud_dir_conf *conf = cfg;
     bool header = cmd->info != NULL;
-    apr_array_header_t *list = own_list(cmd->pool, conf, AUD_SET_CLAIM_OUTS, conf->claim_outs, sizeof(aud_claim_out));
+    apr_array_header_t *list = aud_config_own_list(cmd->pool, conf, AUD_SET_CLAIM_OUTS, conf->claim_outs, sizeof(aud_claim_out));
     aud_claim_out *out;
     aud_error err = {{0}};
     aud_claim_ref *ref;
@@ -704,7 +525,7 @@ static const char *set_cache_entries(cmd_parms *cmd, void *cfg, const char *arg)
     long v;
 
     if (err == NULL)
-        err = whole_number(cmd, arg, 0, AUD_CACHE_MAX, "entries (0: off)", &v);
+        err = aud_config_whole_number(cmd, arg, 0, AUD_CACHE_MAX, "entries (0: off)", &v);
     if (err != NULL)
         return err;
     sconf->cache_entries = v;
@@ -725,25 +546,25 @@ const command_rec aud_config_cmds[] = {
                     "the tenant ids (tid) issuer templates accept, or * for any tenant"),
     AP_INIT_ITERATE("AudTokenType", set_token_type, NULL, ACCESS_CONF,
                     "the accepted JWS header typ values, e.g. at+jwt (default: typ not checked)"),
-    AP_INIT_ITERATE("AudKeyFile", set_key_file, NULL, ACCESS_CONF,
+    AP_INIT_ITERATE("AudKeyFile", aud_config_set_key_file, NULL, ACCESS_CONF,
                     "verification keys: PEM key or certificate, JWK or JWKS files"),
-    AP_INIT_TAKE12("AudSecretFile", set_secret_file, NULL, ACCESS_CONF,
+    AP_INIT_TAKE12("AudSecretFile", aud_config_set_secret_file, NULL, ACCESS_CONF,
                    "a file whose bytes are an HMAC secret, and the kid tokens name it by (HS* must be listed in "
                    "AudAlgorithms)"),
-    AP_INIT_ITERATE("AudJwksUri", set_jwks_uri, NULL, ACCESS_CONF,
+    AP_INIT_ITERATE("AudJwksUri", aud_config_set_jwks_uri, NULL, ACCESS_CONF,
                     "URLs of key sets (JWKS) to fetch, refresh and follow through rotations"),
-    AP_INIT_TAKE1("AudDiscovery", set_discovery, NULL, ACCESS_CONF,
+    AP_INIT_TAKE1("AudDiscovery", aud_config_set_discovery, NULL, ACCESS_CONF,
                   "an issuer URL or OpenID Connect / RFC 8414 metadata URL: keys from its jwks_uri, and its "
                   "issuer unless AudIssuer is given"),
-    AP_INIT_TAKE1("AudKeyRefresh", set_rk_seconds, (void *)RK_REFRESH, ACCESS_CONF | RSRC_CONF,
+    AP_INIT_TAKE1("AudKeyRefresh", aud_config_set_rk_seconds, (void *)RK_REFRESH, ACCESS_CONF | RSRC_CONF,
                   "seconds between refreshes of remote keys (default 3600; Cache-Control max-age wins)"),
-    AP_INIT_TAKE1("AudKeyRefreshMin", set_rk_seconds, (void *)RK_REFRESH_MIN, ACCESS_CONF | RSRC_CONF,
+    AP_INIT_TAKE1("AudKeyRefreshMin", aud_config_set_rk_seconds, (void *)RK_REFRESH_MIN, ACCESS_CONF | RSRC_CONF,
                   "the least seconds between two fetches of one key source, whatever asks (default 60)"),
-    AP_INIT_TAKE1("AudKeyMaxStale", set_rk_seconds, (void *)RK_MAX_STALE, ACCESS_CONF | RSRC_CONF,
+    AP_INIT_TAKE1("AudKeyMaxStale", aud_config_set_rk_seconds, (void *)RK_MAX_STALE, ACCESS_CONF | RSRC_CONF,
                   "seconds remote keys stay in use past their refresh time while fetches fail (default 86400)"),
-    AP_INIT_TAKE1("AudKeyFetchTimeout", set_rk_seconds, (void *)RK_FETCH_TIMEOUT, ACCESS_CONF | RSRC_CONF,
+    AP_INIT_TAKE1("AudKeyFetchTimeout", aud_config_set_rk_seconds, (void *)RK_FETCH_TIMEOUT, ACCESS_CONF | RSRC_CONF,
                   "seconds one whole fetch of remote keys may take (default 5)"),
-    AP_INIT_TAKE1("AudCAFile", set_ca_file, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("AudCAFile", aud_config_set_ca_file, NULL, RSRC_CONF,
                   "PEM file of the CAs trusted for fetching remote keys (default: the system store)"),
     AP_INIT_ITERATE("AudAlgorithms", set_algorithms, NULL, ACCESS_CONF,
                     "accepted JWS algorithms (default: every asymmetric one)"),

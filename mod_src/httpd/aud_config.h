@@ -136,6 +136,24 @@ apr_array_header_t *aud_config_sections(void);
 /* AudSecretFile paths readable by group or others, for a start-up warning. */
 const apr_array_header_t *aud_config_readable_secrets(void);
 
+/* For the directive handlers, in aud_config.c and aud_config_keys.c. */
+void aud_config_note_vsetting(cmd_parms *cmd, aud_dir_conf *conf, unsigned flag);
+void aud_config_note_keys(cmd_parms *cmd, aud_dir_conf *conf);
+void aud_config_note_issuers(cmd_parms *cmd, aud_dir_conf *conf);
+apr_array_header_t *aud_config_own_list(apr_pool_t *p, const aud_dir_conf *conf, unsigned flag,
+                                        const apr_array_header_t *list, int elt_size);
+const char *aud_config_whole_number(cmd_parms *cmd, const char *arg, long min, long max, const char *unit,
+                                    long *out);
+void aud_config_note_readable_secret(const char *path);
+
+enum aud_rk_setting { RK_REFRESH, RK_REFRESH_MIN, RK_MAX_STALE, RK_FETCH_TIMEOUT };
+const char *aud_config_set_key_file(cmd_parms *cmd, void *cfg, const char *arg);
+const char *aud_config_set_secret_file(cmd_parms *cmd, void *cfg, const char *arg, const char *kid);
+const char *aud_config_set_jwks_uri(cmd_parms *cmd, void *cfg, const char *arg);
+const char *aud_config_set_discovery(cmd_parms *cmd, void *cfg, const char *arg);
+const char *aud_config_set_rk_seconds(cmd_parms *cmd, void *cfg, const char *arg);
+const char *aud_config_set_ca_file(cmd_parms *cmd, void *cfg, const char *arg);
+
 /* The configured lists as the core takes them. */
 static inline const char *const *aud_config_strings(const apr_array_header_t *a, size_t *n)
 {

@@ -1,0 +1,150 @@
+/* Fuzzes what a remote key source makes of the documents an identity
+ * provider serves: an OpenID Connect discovery document and the JWKS it
+ * points to, or a JWKS alone.
+ *
+ * No network: aud_remote_config.fetch is a fake that serves the input.
+ * Input layout: byte 0 picks the mode (bit 0: discovery or a plain JWKS URI)
+ * and the response's Cache-Control max-age (bits 1-3); in discovery mode the
+ * rest up to the first NUL byte is the discovery document and what follows
+ * it the JWKS; otherwise the rest is the JWKS.
+ *
+ * Invariants, after a refresh and after a second one an hour later:
+ * - the key source hands out a set exactly when the status says usable, with
+ *   as many keys as the status counts, at least one;
+ * - status state is one of the documented four, and neither it, the last
+ *   error nor any log line or key description carries a control character
+ *   (the documents are the provider's, quoted only through aud_text_quote);
+ * - at most two fetches per refresh (discovery, then JWKS), and only of the
+ *   configured URLs or a jwks_uri the document named. */
+#include "aud_remote.h"
+#include "fuzz_support.h"
+
+#define FZ_ISSUER_URL "https://idp.fuzz"
+#define FZ_JWKS_URL "https://idp.fuzz/jwks"
+
+typedef struct {
+    const char *discovery;
+    size_t discovery_len;
+    const char *jwks;
+    size_t jwks_len;
+    double max_age;
+    unsigned calls;
+} fake_idp;
+
+static char *dup_n(const char *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s != NULL) {
+        if (n > 0)
+            memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+static bool fake_fetch(void *baton, const char *url, const aud_fetch_options *options, aud_fetch_response *out,
+                       aud_error *err)
+{
+    (void)options;
+    fake_idp *idp = baton;
+    idp->calls++;
+    memset(out, 0, sizeof *out);
+    FZ_REQUIRE(url != NULL && strncmp(url, "https://", 8) == 0, "fetch of a non-https URL: %s", url ? url : "NULL");
+    bool is_meta = strstr(url, "/.well-known/") != NULL && idp->discovery != NULL;
+    const char *body = is_meta ? idp->discovery : idp->jwks;
+    size_t len = is_meta ? idp->discovery_len : idp->jwks_len;
+    if (body == NULL) {
+        aud_error_set(err, "HTTP 404");
+        return false;
+    }
+    out->body = dup_n(body, len);
+    if (out->body == NULL) {
+        aud_error_set(err, "out of memory");
+        return false;
+    }
+    out->len = len;
+    out->max_age = idp->max_age;
+    return true;
+}
+
+static void check_state(aud_remote *r)
+{
+    aud_key_source src = aud_remote_key_source(r);
+    const aud_keyset *set = src.acquire(src.baton);
+    aud_remote_status st;
+    aud_remote_get_status(r, &st);
+    FZ_REQUIRE(strcmp(st.state, "never fetched") == 0 || strcmp(st.state, "ok") == 0 ||
+                   strcmp(st.state, "failing") == 0 || strcmp(st.state, "refused") == 0,
+               "state '%s'", st.state);
+    FZ_REQUIRE(memchr(st.last_error, '\0', sizeof st.last_error) != NULL, "last_error not terminated");
+    FZ_REQUIRE(fz_printable(st.last_error), "last error with a control character: %s", st.last_error);
+    FZ_REQUIRE(st.usable == (set != NULL), "usable %d but acquire gave %p", st.usable, (const void *)set);
+    if (set != NULL) {
+        FZ_REQUIRE(aud_keyset_count(set) > 0 && aud_keyset_count(set) == st.keys, "set of %zu keys, status %zu",
+                   aud_keyset_count(set), st.keys);
+        for (size_t i = 0; i < aud_keyset_count(set); i++) {
+            const char *d = aud_key_describe(aud_keyset_key(set, i));
+            FZ_REQUIRE(d != NULL && fz_printable(d), "key description with a control character: %s",
+                       d ? d : "NULL");
+        }
+        src.release(src.baton, set);
+    }
+    FZ_REQUIRE(aud_remote_retry_after(r) >= 1, "retry_after below 1");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const double max_ages[8] = {-1, 0, 1, 60, 300, 3600, 1e7, 1e300};
+    if (size < 1)
+        return 0;
+    char *rest = fz_copy(data + 1, size - 1);
+    size_t rest_len = size - 1;
+    fake_idp idp = {0};
+    idp.max_age = max_ages[(data[0] >> 1) & 7];
+    bool discovery = (data[0] & 1) != 0;
+    if (discovery) {
+        const char *nul = memchr(rest, '\0', rest_len);
+        idp.discovery = rest;
+        idp.discovery_len = nul != NULL ? (size_t)(nul - rest) : rest_len;
+        if (nul != NULL) {
+            idp.jwks = nul + 1;
+            idp.jwks_len = rest_len - idp.discovery_len - 1;
+        }
+    } else {
+        idp.jwks = rest;
+        idp.jwks_len = rest_len;
+    }
+
+    double now = FZ_NOW;
+    aud_remote_config cfg;
+    aud_remote_config_init(&cfg);
+    if (discovery)
+        cfg.discovery = FZ_ISSUER_URL;
+    else
+        cfg.jwks_uri = FZ_JWKS_URL;
+    cfg.now = fz_clock;
+    cfg.now_baton = &now;
+    cfg.logger = fz_logger();
+    cfg.fetch = fake_fetch;
+    cfg.fetch_baton = &idp;
+    aud_error err;
+    aud_remote *r = aud_remote_create(&cfg, &err);
+    FZ_REQUIRE(r != NULL, "aud_remote_create: %s", err.text);
+
+    aud_remote_refresh(r);
+    FZ_REQUIRE(idp.calls >= 1 && idp.calls <= 2, "%u fetches for one refresh", idp.calls);
+    check_state(r);
+    aud_key_source src = aud_remote_key_source(r);
+    src.kid_missing(src.baton, "no-such-kid");
+    check_state(r);
+
+    now += 3601;
+    unsigned before = idp.calls;
+    aud_remote_refresh(r);
+    FZ_REQUIRE(idp.calls - before <= 2, "%u fetches for the second refresh", idp.calls - before);
+    check_state(r);
+
+    aud_remote_destroy(r);
+    free(rest);
+    return 0;
+}

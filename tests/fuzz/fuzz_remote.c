@@ -14,8 +14,9 @@
  * - status state is one of the documented four, and neither it, the last
  *   error nor any log line or key description carries a control character
  *   (the documents are the provider's, quoted only through aud_text_quote);
- * - at most two fetches per refresh (discovery, then JWKS), and only of the
- *   configured URLs or a jwks_uri the document named. */
+ * - at most two fetches per refresh (discovery, then JWKS), each of a URL
+ *   that aud_fetch_url_check allows and, the provider being remote, never of
+ *   a loopback one (a document must not point the module at its own host). */
 #include "aud_remote.h"
 #include "fuzz_support.h"
 
@@ -49,7 +50,12 @@ static bool fake_fetch(void *baton, const char *url, const aud_fetch_options *op
     fake_idp *idp = baton;
     idp->calls++;
     memset(out, 0, sizeof *out);
-    FZ_REQUIRE(url != NULL && strncmp(url, "https://", 8) == 0, "fetch of a non-https URL: %s", url ? url : "NULL");
+    aud_error why;
+    /* The URL as libcurl will read it (a document may spell it oddly, as
+     * "https:/host"): one the fetch layer allows, and, since the configured
+     * provider is a remote host, never a loopback one. */
+    FZ_REQUIRE(url != NULL && aud_fetch_url_check(url, &why), "fetch of a refused URL: %s", url ? url : "NULL");
+    FZ_REQUIRE(!aud_fetch_url_is_loopback(url), "a remote provider's document made us fetch loopback %s", url);
     bool is_meta = strstr(url, "/.well-known/") != NULL && idp->discovery != NULL;
     const char *body = is_meta ? idp->discovery : idp->jwks;
     size_t len = is_meta ? idp->discovery_len : idp->jwks_len;

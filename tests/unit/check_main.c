@@ -15,6 +15,7 @@ int main(void)
     srunner_add_suite(runner, suite_sources());
     srunner_add_suite(runner, suite_remote());
     srunner_add_suite(runner, suite_text());
+    srunner_add_suite(runner, suite_wycheproof());
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);

@@ -15,5 +15,6 @@ Suite *suite_hints(void);
 Suite *suite_sources(void);
 Suite *suite_remote(void);
 Suite *suite_text(void);
+Suite *suite_wycheproof(void);
 
 #endif

@@ -21,6 +21,14 @@
 #endif
 #include "fuzz_support.h"
 
+/* Where the tools share tools/aud_tool.c (x-allocation for the scanner),
+ * it is linked in and wants the program's name. */
+#if defined(__has_include)
+#if __has_include("../../tools/aud_tool.h")
+const char tool_prog[] = "fuzz_audit_scan";
+#endif
+#endif
+
 static aa_record fast, slow;
 
 static bool str_eq(const aa_str *a, const aa_str *b)

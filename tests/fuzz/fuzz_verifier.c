@@ -258,9 +258,14 @@ static void check_record(const aud_result *r, const char *tok, size_t len)
  * exp -1e300 is undefined behaviour (float-cast-overflow). Until that lands,
  * hints are skipped for tokens whose time claims are beyond any int64 second
  * count; everything else about such tokens is still checked. Remove this
- * when the rewrite is merged. */
+ * when the rewrite is merged; until then -DAUD_FUZZ_NO_KNOWN_SKIPS in
+ * FUZZ_CFLAGS shows the bug (and, after the merge, that it is gone). */
 static bool known_hint_overflow(const aud_result *r)
 {
+#ifdef AUD_FUZZ_NO_KNOWN_SKIPS
+    (void)r;
+    return false;
+#endif
     static const char *const names[] = {"exp", "nbf", "iat"};
     for (size_t i = 0; i < 3; i++) {
         json_t *v = json_object_get(r->claims, names[i]);

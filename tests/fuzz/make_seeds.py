@@ -20,6 +20,17 @@ AUD = "api://fuzz"
 ISS = "https://issuer.fuzz"
 
 
+def clear(corpus):
+    d = HERE / "corpus" / corpus
+    if d.is_dir():
+        for f in d.iterdir():
+            f.unlink()
+
+
+for name in ("verifier", "keys", "remote", "audit_scan"):
+    clear(name)
+
+
 def put(corpus, data):
     if isinstance(data, str):
         data = data.encode()
@@ -62,6 +73,9 @@ variants = [
     claims(exp="tomorrow"),
     claims(exp=-1e15, nbf=1e15),
     claims(sub="x" * 300, azp="\u202e\u0007evil"),
+    # Time claims beyond any integer second count: the hints' "seconds".
+    claims(exp=-1e300),
+    claims(nbf=1e300, iat=None),
 ]
 for i, c in enumerate(variants):
     alg, key = signers[i % len(signers)]

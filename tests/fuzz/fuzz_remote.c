@@ -115,6 +115,21 @@ static void check_state(aud_remote *r)
     aud_verifier_destroy(v);
 }
 
+/* One store for every input, prepared afresh each time, as the module's
+ * shared-memory store is: a private store per aud_remote_create would cost
+ * a megabyte's allocation (the document's room) per input. One thread, so
+ * the lock is trivial. */
+static void *store_mem;
+static bool store_lock(void *baton)
+{
+    (void)baton;
+    return true;
+}
+static void store_unlock(void *baton)
+{
+    (void)baton;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const double max_ages[8] = {-1, 0, 1, 60, 300, 3600, 1e7, 1e300};
@@ -150,6 +165,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.logger = fz_logger();
     cfg.fetch = fake_fetch;
     cfg.fetch_baton = &idp;
+    if (store_mem == NULL && (store_mem = malloc(aud_remote_store_size())) == NULL)
+        return 0;
+    aud_remote_store_init(store_mem);
+    aud_remote_store store = {store_mem, store_lock, store_unlock, NULL};
+    cfg.store = &store;
     aud_error err;
     aud_remote *r = aud_remote_create(&cfg, &err);
     FZ_REQUIRE(r != NULL, "aud_remote_create: %s", err.text);

@@ -1,6 +1,9 @@
 #include "aud_json.h"
 
 #include <stdbool.h>
+#include <string.h>
+
+#include "aud_text.h"
 
 /* jansson's own limit (2048) is far above what a token needs; a cheap scan
  * first keeps hostile nesting from costing recursion at all. */
@@ -40,7 +43,11 @@ json_t *aud_json_parse_object(const char *text, size_t len, aud_error *err)
     json_error_t jerr;
     json_t *value = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (value == NULL) {
-        aud_error_set(err, "invalid JSON: %s (at byte %d)", jerr.text, jerr.position);
+        /* jansson's text quotes the offending input ("near '\x1b'"), so it
+         * is token or document content like any other. */
+        char quoted[JSON_ERROR_TEXT_LENGTH * 4 + 4];
+        aud_text_quote(jerr.text, strlen(jerr.text), JSON_ERROR_TEXT_LENGTH, quoted, sizeof quoted);
+        aud_error_set(err, "invalid JSON: %s (at byte %d)", quoted, jerr.position);
         return NULL;
     }
     if (!json_is_object(value)) {

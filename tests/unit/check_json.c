@@ -247,6 +247,31 @@ START_TEST(refuses_invalid_utf8)
 }
 END_TEST
 
+/* Regression (found by tests/fuzz/fuzz_verifier, fuzz_keys and fuzz_remote):
+ * jansson's error text quotes the byte it stopped at ("near '\x1a'"), and
+ * that text went unfiltered into the malformed detail, key-file errors and
+ * remote-key log lines. Pins that a refusal's message carries no control
+ * character, no invalid UTF-8 and no bidi override from the input, and still
+ * says what was wrong and where. */
+START_TEST(refusal_message_is_sanitised)
+{
+    static const char *const hostile[] = {
+        "{\"a\":1\x1a}", "{\"a\":\x01}", "{\"a\":1,\x1b[31m}", "{\"a\":1\n\"b\"}",
+        "{\"a\":1\x7f}", "{\"a\":1\xc2\x85}", "{\"a\":1\xe2\x80\xae}", "{\"a\":1\xff}",
+    };
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        aud_error err;
+        memset(&err, 0, sizeof err);
+        ck_assert_ptr_null(aud_json_parse_object(hostile[i], strlen(hostile[i]), &err));
+        ck_assert_msg(strstr(err.text, "invalid JSON") != NULL && strstr(err.text, "at byte") != NULL,
+                      "case %zu: %s", i, err.text);
+        for (const unsigned char *p = (const unsigned char *)err.text; *p != '\0'; p++) {
+            ck_assert_msg(*p >= 0x20 && *p < 0x7f, "case %zu: byte 0x%02x in '%s'", i, *p, err.text);
+        }
+    }
+}
+END_TEST
+
 Suite *suite_json(void)
 {
     Suite *s = suite_create("json");
@@ -263,6 +288,7 @@ Suite *suite_json(void)
     tcase_add_test(tc, refuses_trailing_data);
     tcase_add_test(tc, refuses_broken_json);
     tcase_add_test(tc, refuses_invalid_utf8);
+    tcase_add_test(tc, refusal_message_is_sanitised);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,6 +20,7 @@ int main(void)
     srunner_add_suite(runner, suite_time());
     srunner_add_suite(runner, suite_claim_match());
     srunner_add_suite(runner, suite_issuers());
+    srunner_add_suite(runner, suite_wycheproof());
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);

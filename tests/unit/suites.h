@@ -20,5 +20,6 @@ Suite *suite_bearer(void);
 Suite *suite_time(void);
 Suite *suite_claim_match(void);
 Suite *suite_issuers(void);
+Suite *suite_wycheproof(void);
 
 #endif

@@ -1,6 +1,7 @@
 /* The per-process cache of accepted tokens (see aud_token_cache.h). */
 #include "aud_token_cache.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,15 @@
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
 
-#define N_STRINGS 12
+
+/* The verdict's strings, in the order an entry's blob keeps them. */
+static const size_t member_offsets[] = {
+    offsetof(aud_tc_verdict, token_fields), offsetof(aud_tc_verdict, token_id), offsetof(aud_tc_verdict, matched),
+    offsetof(aud_tc_verdict, iss),          offsetof(aud_tc_verdict, sub),      offsetof(aud_tc_verdict, client),
+    offsetof(aud_tc_verdict, scope),        offsetof(aud_tc_verdict, user),     offsetof(aud_tc_verdict, hint_codes),
+    offsetof(aud_tc_verdict, hint_text),    offsetof(aud_tc_verdict, detail_hint), offsetof(aud_tc_verdict, claims),
+};
+#define N_STRINGS (sizeof member_offsets / sizeof *member_offsets)
 
 typedef struct entry {
     struct entry *chain;
@@ -32,34 +41,9 @@ static struct {
     EVP_MD *sha256;
 } cache;
 
-static const char **member(aud_tc_verdict *v, int i)
+static const char **member(aud_tc_verdict *v, size_t i)
 {
-    switch (i) {
-    case 0:
-        return &v->token_fields;
-    case 1:
-        return &v->token_id;
-    case 2:
-        return &v->matched;
-    case 3:
-        return &v->iss;
-    case 4:
-        return &v->sub;
-    case 5:
-        return &v->client;
-    case 6:
-        return &v->scope;
-    case 7:
-        return &v->user;
-    case 8:
-        return &v->hint_codes;
-    case 9:
-        return &v->hint_text;
-    case 10:
-        return &v->detail_hint;
-    default:
-        return &v->claims;
-    }
+    return (const char **)((char *)v + member_offsets[i]);
 }
 
 static apr_status_t cache_cleanup(void *data)
@@ -159,7 +143,7 @@ bool aud_tc_lookup(const aud_tc_key *key, double now, apr_pool_t *pool, aud_tc_v
         const entry *e = *slot;
         /* One copy of the whole blob: the lock is held for a memcpy. */
         char *blob = apr_pmemdup(pool, e->blob, e->blob_len);
-        for (int i = 0; i < N_STRINGS; i++)
+        for (size_t i = 0; i < N_STRINGS; i++)
             *member(out, i) = e->offset[i] == UINT32_MAX ? NULL : blob + e->offset[i];
         hit = true;
     }
@@ -176,7 +160,7 @@ void aud_tc_insert(const aud_tc_key *key, double valid_until, const aud_tc_verdi
 
     if (cache.lock == NULL)
         return;
-    for (int i = 0; i < N_STRINGS; i++) {
+    for (size_t i = 0; i < N_STRINGS; i++) {
         const char *s = *member(&v, i);
         len[i] = s ? strlen(s) + 1 : 0;
         total += len[i];
@@ -191,7 +175,7 @@ void aud_tc_insert(const aud_tc_key *key, double valid_until, const aud_tc_verdi
     e->valid_until = valid_until;
     e->blob_len = total;
     p = e->blob;
-    for (int i = 0; i < N_STRINGS; i++) {
+    for (size_t i = 0; i < N_STRINGS; i++) {
         const char *s = *member(&v, i);
         if (s == NULL) {
             e->offset[i] = UINT32_MAX;

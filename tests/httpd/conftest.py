@@ -352,6 +352,25 @@ LOCATIONS = """
 """
 
 
+def bearer(path, api, *directives, allow="api://users"):
+    """A <Location> with AuthType Bearer, the API's name, one allowed
+    audience and the suite's RSA key, then directives, one a line."""
+    body = "".join(f"    {d}\n" for d in directives)
+    return (f'<Location {path}>\n    AuthType Bearer\n    AuthName "{api}"\n    AudAllow {allow}\n'
+            f"    AudKeyFile {{keys}}/rsa.pem\n{body}</Location>\n")
+
+
+def start_server(workdir, keys, name, locations, extra="", prepare=None):
+    """An Httpd of its own for a test module: written, prepared (files the
+    test needs under its root), started."""
+    server = Httpd(workdir / name, keys, locations=locations, extra=extra)
+    server.write()
+    if prepare is not None:
+        prepare(server)
+    server.start()
+    return server
+
+
 class Httpd:
     def __init__(self, root: Path, keys: Keys, locations: str = LOCATIONS, extra: str = "",
                  audit_log: str = "logs/audit.log"):

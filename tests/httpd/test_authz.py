@@ -6,90 +6,24 @@ import subprocess
 
 import pytest
 
-from conftest import APACHE2, Httpd, httpd_env
+from conftest import APACHE2, Httpd, bearer, httpd_env, start_server
 
-LOCATIONS = """
-<Location /scope>
-    AuthType Bearer
-    AuthName "Invoices API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    Require aud-scope invoices.write orders.read
-</Location>
-<Location /role>
-    AuthType Bearer
-    AuthName "Roles API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    Require aud-role Invoices.Admin
-</Location>
-<Location /kc>
-    AuthType Bearer
-    AuthName "Keycloak API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    Require aud-claim /realm_access/roles admin
-</Location>
-<Location /auth0>
-    AuthType Bearer
-    AuthName "Auth0 API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    Require aud-claim https://example.com/roles editor
-</Location>
-<Location /verified>
-    AuthType Bearer
-    AuthName "Verified API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    Require aud-claim email_verified true
-</Location>
-<Location /client>
-    AuthType Bearer
-    AuthName "Client API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    Require aud-client billing-daemon web-app
-</Location>
-<Location /both>
-    AuthType Bearer
-    AuthName "Both API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    <RequireAll>
-        Require aud-scope orders.read
-        Require aud-role Orders.Reader
-    </RequireAll>
-</Location>
-<Location /either>
-    AuthType Bearer
-    AuthName "Either API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    <RequireAny>
-        Require aud-scope orders.read
-        Require aud-role Orders.Reader
-    </RequireAny>
-</Location>
-<Location /audited>
-    AuthType Bearer
-    AuthName "Audited API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    AudMode audit
-    Require aud-scope invoices.write
-</Location>
-<Location /nested>
-    AuthType Bearer
-    AuthName "Nested API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    Require valid-user
-</Location>
-<Location /nested/admin>
+LOCATIONS = (
+    bearer('/scope', 'Invoices API', 'Require aud-scope invoices.write orders.read')
+    + bearer('/role', 'Roles API', 'Require aud-role Invoices.Admin')
+    + bearer('/kc', 'Keycloak API', 'Require aud-claim /realm_access/roles admin')
+    + bearer('/auth0', 'Auth0 API', 'Require aud-claim https://example.com/roles editor')
+    + bearer('/verified', 'Verified API', 'Require aud-claim email_verified true')
+    + bearer('/client', 'Client API', 'Require aud-client billing-daemon web-app')
+    + bearer('/both', 'Both API', '<RequireAll>', '    Require aud-scope orders.read', '    Require aud-role Orders.Reader', '</RequireAll>')
+    + bearer('/either', 'Either API', '<RequireAny>', '    Require aud-scope orders.read', '    Require aud-role Orders.Reader', '</RequireAny>')
+    + bearer('/audited', 'Audited API', 'AudMode audit', 'Require aud-scope invoices.write')
+    + bearer('/nested', 'Nested API', 'Require valid-user')
+    + """<Location /nested/admin>
     Require aud-role Admin
 </Location>
 """
+)
 
 CHALLENGE = ('Bearer realm="{api}", error="insufficient_scope", '
              'error_description="the token does not grant access to this resource"')
@@ -97,8 +31,7 @@ CHALLENGE = ('Bearer realm="{api}", error="insufficient_scope", '
 
 @pytest.fixture(scope="module")
 def authz_httpd(workdir, keys):
-    server = Httpd(workdir / "authz", keys, locations=LOCATIONS)
-    server.start()
+    server = start_server(workdir, keys, "authz", LOCATIONS)
     yield server
     server.stop()
 

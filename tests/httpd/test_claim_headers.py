@@ -8,41 +8,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import MODULES_DIR, Httpd, free_port
+from conftest import Httpd, MODULES_DIR, bearer, free_port
 
-LOCATIONS = """
-<Location /cgi-claims>
-    AuthType Bearer
-    AuthName "CGI claims"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    AudClaimHeader sub Aud-Sub
-    AudClaimHeader /realm_access/roles X-Roles
-    AudClaimEnv email CLAIM_EMAIL
-    AudClaimEnv name HTTP_X_NAME
-    Require valid-user
-</Location>
-<Location /audit-claims>
-    AuthType Bearer
-    AuthName "Audit claims"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    AudMode audit
-    AudClaimHeader sub Aud-Sub
-    AudClaimEnv email CLAIM_EMAIL
-    Require valid-user
-</Location>
-<Location /proxied>
-    AuthType Bearer
-    AuthName "Proxied"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    AudClaimHeader sub X-User-Sub
-    AudClaimHeader groups X-User-Groups
-    AudClaimHeader name X-User-Name
-    Require valid-user
-</Location>
-"""
+LOCATIONS = (
+    bearer('/cgi-claims', 'CGI claims', 'AudClaimHeader sub Aud-Sub', 'AudClaimHeader /realm_access/roles X-Roles', 'AudClaimEnv email CLAIM_EMAIL', 'AudClaimEnv name HTTP_X_NAME', 'Require valid-user')
+    + bearer('/audit-claims', 'Audit claims', 'AudMode audit', 'AudClaimHeader sub Aud-Sub', 'AudClaimEnv email CLAIM_EMAIL', 'Require valid-user')
+    + bearer('/proxied', 'Proxied', 'AudClaimHeader sub X-User-Sub', 'AudClaimHeader groups X-User-Groups', 'AudClaimHeader name X-User-Name', 'Require valid-user')
+)
 
 
 class EchoBackend:

@@ -5,10 +5,10 @@ unknown_key without a signature check."""
 import jwt
 import pytest
 
-from conftest import Httpd
+from conftest import bearer, start_server
 
-LOCATIONS = """
-<Location /hs-kid>
+LOCATIONS = (
+    """<Location /hs-kid>
     AuthType Bearer
     AuthName "HMAC kid API"
     AudAllow api://users
@@ -25,12 +25,12 @@ LOCATIONS = """
     Require valid-user
 </Location>
 """
+)
 
 
 @pytest.fixture(scope="module")
 def hmac_httpd(workdir, keys):
-    server = Httpd(workdir / "hmac-kid", keys, locations=LOCATIONS)
-    server.start()
+    server = start_server(workdir, keys, "hmac-kid", LOCATIONS)
     yield server
     server.stop()
 

@@ -9,41 +9,14 @@ import time
 
 import pytest
 
-from conftest import Httpd
+from conftest import Httpd, bearer
 
-LOCATIONS = """
-<Location /acgi>
-    AuthType Bearer
-    AuthName "Audit CGI"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    AudMode audit
-    Require valid-user
-</Location>
-<Location /amallory>
-    AuthType Bearer
-    AuthName "Audit Mallory"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    AudMode audit
-    Require user mallory
-</Location>
-<Location /aother>
-    AuthType Bearer
-    AuthName "Other audit API"
-    AudAllow api://other
-    AudKeyFile {keys}/rsa.pem
-    AudMode audit
-    Require valid-user
-</Location>
-<Location /ssi>
-    AuthType Bearer
-    AuthName "Pages"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    Require valid-user
-</Location>
-"""
+LOCATIONS = (
+    bearer('/acgi', 'Audit CGI', 'AudMode audit', 'Require valid-user')
+    + bearer('/amallory', 'Audit Mallory', 'AudMode audit', 'Require user mallory')
+    + bearer('/aother', 'Other audit API', 'AudMode audit', 'Require valid-user', allow='api://other')
+    + bearer('/ssi', 'Pages', 'Require valid-user')
+)
 
 
 @pytest.fixture(scope="module")

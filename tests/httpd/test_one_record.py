@@ -7,40 +7,28 @@ nested section, there were records for two APIs, both with status 401.
 aud-audit then counted the request twice."""
 import pytest
 
-from conftest import Httpd
+from conftest import bearer, start_server
 
-LOCATIONS = """
-<Location /errdoc>
-    AuthType Bearer
-    AuthName "ErrDoc API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    Require valid-user
-    ErrorDocument 401 /errdoc/401.html
-</Location>
-<Location /errnest>
-    AuthType Bearer
-    AuthName "Outer API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    Require user bob
-    ErrorDocument 403 /errnest/inner/403.html
-</Location>
-<Location /errnest/inner>
+LOCATIONS = (
+    bearer('/errdoc', 'ErrDoc API', 'Require valid-user', 'ErrorDocument 401 /errdoc/401.html')
+    + bearer('/errnest', 'Outer API', 'Require user bob', 'ErrorDocument 403 /errnest/inner/403.html')
+    + """<Location /errnest/inner>
     AudApiName "Inner API"
     AudAllow api://inner
 </Location>
 """
+)
 
-@pytest.fixture(scope="module")
-def records_httpd(workdir, keys):
-    server = Httpd(workdir / "one-record", keys, locations=LOCATIONS)
-    server.write()
+def error_pages(server):
     for page in ("errdoc/401.html", "errnest/inner/403.html"):
         f = server.htdocs / page
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text("<p>refused</p>\n")
-    server.start()
+
+
+@pytest.fixture(scope="module")
+def records_httpd(workdir, keys):
+    server = start_server(workdir, keys, "one-record", LOCATIONS, prepare=error_pages)
     yield server
     server.stop()
 

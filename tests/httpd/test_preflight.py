@@ -3,25 +3,12 @@ location refuses every preflight unless AudPreflight pass says otherwise;
 default off, so that nothing opens without a word in the configuration."""
 import pytest
 
-from conftest import Httpd
+from conftest import bearer, start_server
 
-LOCATIONS = """
-<Location /cors>
-    AuthType Bearer
-    AuthName "CORS API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    AudPreflight pass
-    Require aud-scope orders.read
-</Location>
-<Location /strict>
-    AuthType Bearer
-    AuthName "Strict API"
-    AudAllow api://users
-    AudKeyFile {keys}/rsa.pem
-    Require valid-user
-</Location>
-"""
+LOCATIONS = (
+    bearer('/cors', 'CORS API', 'AudPreflight pass', 'Require aud-scope orders.read')
+    + bearer('/strict', 'Strict API', 'Require valid-user')
+)
 
 PREFLIGHT = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST",
              "Access-Control-Request-Headers": "authorization"}
@@ -29,8 +16,7 @@ PREFLIGHT = {"Origin": "https://app.example", "Access-Control-Request-Method": "
 
 @pytest.fixture(scope="module")
 def cors_httpd(workdir, keys):
-    server = Httpd(workdir / "preflight", keys, locations=LOCATIONS)
-    server.start()
+    server = start_server(workdir, keys, "preflight", LOCATIONS)
     yield server
     server.stop()
 

@@ -505,20 +505,11 @@ END_TEST
 
 Suite *suite_audit(void)
 {
-    Suite *s = suite_create("audit");
-    TCase *tc = tcase_create("record");
-    tcase_add_test(tc, test_accepted_record_fields);
-    tcase_add_test(tc, test_rejected_record_lists_every_reason);
-    tcase_add_test(tc, test_hostile_claims_stay_on_one_line);
-    tcase_add_test(tc, test_no_token_content_beyond_listed_claims);
-    tcase_add_test(tc, test_audience_null_and_odd_shapes);
-    tcase_add_test(tc, test_without_a_token);
-    tcase_add_test(tc, test_hostile_request_fields);
-    tcase_add_test(tc, test_long_values_are_bounded);
-    tcase_add_test(tc, test_fractional_exp_and_time);
-    tcase_add_test(tc, test_record_in_two_steps);
-    tcase_add_test(tc, test_reasons_text);
-    tcase_add_test(tc, test_primary_reason);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *tests[] = {
+        test_accepted_record_fields, test_rejected_record_lists_every_reason,
+        test_hostile_claims_stay_on_one_line, test_no_token_content_beyond_listed_claims,
+        test_audience_null_and_odd_shapes, test_without_a_token, test_hostile_request_fields,
+        test_long_values_are_bounded, test_fractional_exp_and_time, test_record_in_two_steps,
+        test_reasons_text, test_primary_reason, NULL};
+    return ts_suite("audit", "record", tests);
 }

@@ -234,19 +234,9 @@ END_TEST
 
 Suite *suite_b64(void)
 {
-    Suite *s = suite_create("b64");
-    TCase *tc = tcase_create("b64");
-    tcase_add_test(tc, rfc4648_vectors);
-    tcase_add_test(tc, url_alphabet_values);
-    tcase_add_test(tc, refuses_padding);
-    tcase_add_test(tc, refuses_standard_alphabet);
-    tcase_add_test(tc, refuses_whitespace_and_strangers);
-    tcase_add_test(tc, refuses_nonzero_trailing_bits);
-    tcase_add_test(tc, refuses_impossible_length);
-    tcase_add_test(tc, honours_length);
-    tcase_add_test(tc, canonical_exhaustive);
-    tcase_add_test(tc, round_trip);
-    tcase_add_test(tc, all_byte_values);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *tests[] = {
+        rfc4648_vectors, url_alphabet_values, refuses_padding, refuses_standard_alphabet,
+        refuses_whitespace_and_strangers, refuses_nonzero_trailing_bits, refuses_impossible_length,
+        honours_length, canonical_exhaustive, round_trip, all_byte_values, NULL};
+    return ts_suite("b64", "b64", tests);
 }

@@ -146,17 +146,10 @@ END_TEST
 
 Suite *suite_bearer(void)
 {
-    Suite *s = suite_create("bearer");
-    TCase *tc = tcase_create("wire");
-    tcase_add_test(tc, one_bearer_token_in_any_case_with_blanks);
-    tcase_add_test(tc, other_schemes_are_no_token);
-    tcase_add_test(tc, empty_or_several_credentials_are_malformed);
-    tcase_add_test(tc, challenge_realm_only_without_error);
-    tcase_add_test(tc, challenge_realm_is_a_quoted_string);
-    tcase_add_test(tc, challenge_description_and_scope_are_folded);
-    tcase_add_test(tc, scope_text_from_scope_or_scp);
-    tcase_add_test(tc, user_is_the_claim_else_the_client);
-    tcase_add_test(tc, decision_and_mode_words);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *tests[] = {
+        one_bearer_token_in_any_case_with_blanks, other_schemes_are_no_token,
+        empty_or_several_credentials_are_malformed, challenge_realm_only_without_error,
+        challenge_realm_is_a_quoted_string, challenge_description_and_scope_are_folded,
+        scope_text_from_scope_or_scp, user_is_the_claim_else_the_client, decision_and_mode_words, NULL};
+    return ts_suite("bearer", "wire", tests);
 }

@@ -12,6 +12,7 @@
 
 #include "aud_claim.h"
 #include "suites.h"
+#include "test_support.h"
 
 static json_t *parse(const char *text)
 {
@@ -379,18 +380,9 @@ END_TEST
 
 Suite *suite_claim_match(void)
 {
-    Suite *s = suite_create("claim_match");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, pointer_lookup_keycloak);
-    tcase_add_test(tc, pointer_escapes_and_empty_tokens);
-    tcase_add_test(tc, pointer_malformed);
-    tcase_add_test(tc, plain_names_verbatim);
-    tcase_add_test(tc, matching_by_json_text);
-    tcase_add_test(tc, real_text_shortest_round_trip);
-    tcase_add_test(tc, scopes_and_roles);
-    tcase_add_test(tc, has_any_and_case_near);
-    tcase_add_test(tc, value_text_encoding);
-    tcase_add_test(tc, value_text_every_byte_safe);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *tests[] = {
+        pointer_lookup_keycloak, pointer_escapes_and_empty_tokens, pointer_malformed, plain_names_verbatim,
+        matching_by_json_text, real_text_shortest_round_trip, scopes_and_roles, has_any_and_case_near,
+        value_text_encoding, value_text_every_byte_safe, NULL};
+    return ts_suite("claim_match", "core", tests);
 }

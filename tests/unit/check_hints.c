@@ -778,43 +778,19 @@ END_TEST
 
 Suite *suite_hints(void)
 {
-    Suite *s = suite_create("hints");
-    TCase *tc = tcase_create("hints");
-    tcase_add_test(tc, trailing_slash_named_with_both_values);
-    tcase_add_test(tc, near_misses_each_get_their_own_code);
-    tcase_add_test(tc, unrelated_audience_gets_no_near_miss_hint);
-    tcase_add_test(tc, azure_v1_guid_mentions_ver);
-    tcase_add_test(tc, other_api_names_both_apis);
-    tcase_add_test(tc, graph_token_is_named);
-    tcase_add_test(tc, id_token_and_client_id_as_aud);
-    tcase_add_test(tc, issuer_hints);
-    tcase_add_test(tc, expired_says_how_long_ago);
-    tcase_add_test(tc, not_yet_valid_mentions_skew_only_when_close);
-    tcase_add_test(tc, allowances);
-    tcase_add_test(tc, token_values_are_bounded_and_stripped);
-    tcase_add_test(tc, lint_flags_bad_allow_lists);
-    tcase_add_test(tc, lint_is_quiet_for_good_lists);
-    tcase_add_test(tc, well_known_resource_quotes_aud);
-    tcase_add_test(tc, issuer_other_tenant_quotes_tenant);
-    tcase_add_test(tc, cut_between_characters_keeps_the_hint);
-    tcase_add_test(tc, configured_names_are_quoted);
-    tcase_add_test(tc, text_for_pairs_a_reason_with_its_own_hint);
-    tcase_add_test(tc, entra_v2_guid_is_always_the_client_id);
-    tcase_add_test(tc, entra_v1_uri_points_at_the_accepted_version);
-    tcase_add_test(tc, entra_v2_token_for_an_app_id_uri_list);
-    tcase_add_test(tc, huge_times_are_clamped);
-    tcase_add_test(tc, client_identity);
-    tcase_add_test(tc, keycloak_token_without_this_api);
-    tcase_add_test(tc, keycloak_refresh_offline_and_id_tokens);
-    tcase_add_test(tc, auth0_userinfo_only);
-    tcase_add_test(tc, okta_default_and_org_servers);
-    tcase_add_test(tc, google_issuer_spellings);
-    tcase_add_test(tc, encrypted_and_opaque_tokens);
-    tcase_add_test(tc, decoder_wording_and_limits);
-    tcase_add_test(tc, der_ecdsa_signature);
-    tcase_add_test(tc, ed25519_fully_specified_name);
-    tcase_add_test(tc, lint_entra_v2_issuer_with_app_id_uris_only);
-    tcase_add_test(tc, lint_twin_text_matches_the_token_versions);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *tests[] = {
+        trailing_slash_named_with_both_values, near_misses_each_get_their_own_code,
+        unrelated_audience_gets_no_near_miss_hint, azure_v1_guid_mentions_ver, other_api_names_both_apis,
+        graph_token_is_named, id_token_and_client_id_as_aud, issuer_hints, expired_says_how_long_ago,
+        not_yet_valid_mentions_skew_only_when_close, allowances, token_values_are_bounded_and_stripped,
+        lint_flags_bad_allow_lists, lint_is_quiet_for_good_lists, well_known_resource_quotes_aud,
+        issuer_other_tenant_quotes_tenant, cut_between_characters_keeps_the_hint, configured_names_are_quoted,
+        text_for_pairs_a_reason_with_its_own_hint, entra_v2_guid_is_always_the_client_id,
+        entra_v1_uri_points_at_the_accepted_version, entra_v2_token_for_an_app_id_uri_list,
+        huge_times_are_clamped, client_identity, keycloak_token_without_this_api,
+        keycloak_refresh_offline_and_id_tokens, auth0_userinfo_only, okta_default_and_org_servers,
+        google_issuer_spellings, encrypted_and_opaque_tokens, decoder_wording_and_limits, der_ecdsa_signature,
+        ed25519_fully_specified_name, lint_entra_v2_issuer_with_app_id_uris_only,
+        lint_twin_text_matches_the_token_versions, NULL};
+    return ts_suite("hints", "hints", tests);
 }

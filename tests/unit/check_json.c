@@ -274,21 +274,10 @@ END_TEST
 
 Suite *suite_json(void)
 {
-    Suite *s = suite_create("json");
-    TCase *tc = tcase_create("json");
-    tcase_add_test(tc, accepts_objects);
-    tcase_add_test(tc, honours_length);
-    tcase_add_test(tc, refuses_other_top_levels);
-    tcase_add_test(tc, refuses_duplicate_members);
-    tcase_add_test(tc, refuses_nul);
-    tcase_add_test(tc, refuses_overflowing_numbers);
-    tcase_add_test(tc, depth_limit_boundary);
-    tcase_add_test(tc, depth_limit_far_beyond);
-    tcase_add_test(tc, depth_ignores_brackets_in_strings);
-    tcase_add_test(tc, refuses_trailing_data);
-    tcase_add_test(tc, refuses_broken_json);
-    tcase_add_test(tc, refuses_invalid_utf8);
-    tcase_add_test(tc, refusal_message_is_sanitised);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *tests[] = {
+        accepts_objects, honours_length, refuses_other_top_levels, refuses_duplicate_members, refuses_nul,
+        refuses_overflowing_numbers, depth_limit_boundary, depth_limit_far_beyond,
+        depth_ignores_brackets_in_strings, refuses_trailing_data, refuses_broken_json, refuses_invalid_utf8,
+        refusal_message_is_sanitised, NULL};
+    return ts_suite("json", "json", tests);
 }

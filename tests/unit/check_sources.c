@@ -293,16 +293,10 @@ END_TEST
 
 Suite *suite_sources(void)
 {
-    Suite *s = suite_create("sources");
-    TCase *tc = tcase_create("sources");
-    tcase_add_test(tc, source_keys_verify_and_are_given_back);
-    tcase_add_test(tc, empty_source_is_keys_unavailable);
-    tcase_add_test(tc, unknown_kid_asks_the_source_to_refresh);
-    tcase_add_test(tc, changed_generation_after_kid_miss_is_checked_again);
-    tcase_add_test(tc, unchanged_generation_after_kid_miss_is_not_checked_again);
-    tcase_add_test(tc, seventeenth_key_set_is_used);
-    tcase_add_test(tc, allowance_before_on_and_after_its_date);
-    tcase_add_test(tc, permanent_audience_preferred_over_deprecated);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *tests[] = {
+        source_keys_verify_and_are_given_back, empty_source_is_keys_unavailable,
+        unknown_kid_asks_the_source_to_refresh, changed_generation_after_kid_miss_is_checked_again,
+        unchanged_generation_after_kid_miss_is_not_checked_again, seventeenth_key_set_is_used,
+        allowance_before_on_and_after_its_date, permanent_audience_preferred_over_deprecated, NULL};
+    return ts_suite("sources", "sources", tests);
 }

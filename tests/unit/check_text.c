@@ -70,13 +70,8 @@ END_TEST
 
 Suite *suite_text(void)
 {
-    Suite *s = suite_create("text");
-    TCase *tc = tcase_create("quote");
-    tcase_add_test(tc, plain_text_unchanged);
-    tcase_add_test(tc, controls_and_separators_replaced);
-    tcase_add_test(tc, cut_in_characters_not_bytes);
-    tcase_add_test(tc, small_buffer_cuts_between_characters);
-    tcase_add_test(tc, length_not_nul_bounds_the_input);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *tests[] = {
+        plain_text_unchanged, controls_and_separators_replaced, cut_in_characters_not_bytes,
+        small_buffer_cuts_between_characters, length_not_nul_bounds_the_input, NULL};
+    return ts_suite("text", "quote", tests);
 }

@@ -10,6 +10,7 @@
 
 #include "aud_time.h"
 #include "suites.h"
+#include "test_support.h"
 
 /* 2026-11-23T00:00:00Z, worked out by hand: 20,415 days after 1970-01-01. */
 #define NOV23_MS INT64_C(1795392000000)
@@ -184,17 +185,9 @@ END_TEST
 
 Suite *suite_time(void)
 {
-    Suite *s = suite_create("time");
-    TCase *tc = tcase_create("rfc3339");
-    tcase_add_test(tc, parse_fixed_values);
-    tcase_add_test(tc, parse_offsets);
-    tcase_add_test(tc, parse_fractions_truncate);
-    tcase_add_test(tc, parse_date_alone_is_midnight_utc);
-    tcase_add_test(tc, parse_boundaries);
-    tcase_add_test(tc, parse_refusals);
-    tcase_add_test(tc, format_ms_fixed_values);
-    tcase_add_test(tc, format_and_parse_round_trip);
-    tcase_add_test(tc, parse_date_real_days_only);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *tests[] = {
+        parse_fixed_values, parse_offsets, parse_fractions_truncate, parse_date_alone_is_midnight_utc,
+        parse_boundaries, parse_refusals, format_ms_fixed_values, format_and_parse_round_trip,
+        parse_date_real_days_only, NULL};
+    return ts_suite("time", "rfc3339", tests);
 }

@@ -245,11 +245,7 @@ END_TEST
 
 Suite *suite_wycheproof(void)
 {
-    Suite *s = suite_create("wycheproof");
-    TCase *tc = tcase_create("wycheproof");
-    tcase_add_test(tc, json_web_signature);
-    tcase_add_test(tc, json_web_key);
-    tcase_add_test(tc, json_web_crypto);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *tests[] = {
+        json_web_signature, json_web_key, json_web_crypto, NULL};
+    return ts_suite("wycheproof", "wycheproof", tests);
 }

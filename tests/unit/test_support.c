@@ -675,3 +675,13 @@ bool ts_valid_utf8(const char *s)
     }
     return true;
 }
+
+Suite *ts_suite(const char *suite, const char *tcase, const TTest *const *tests)
+{
+    Suite *s = suite_create(suite);
+    TCase *tc = tcase_create(tcase);
+    for (size_t i = 0; tests[i] != NULL; i++)
+        tcase_add_test(tc, tests[i]);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -155,6 +155,10 @@ const aud_verifier *ts_env_verifier(ts_env *env);
 aud_result *ts_env_check(ts_env *env, const char *token);
 aud_result *ts_env_check_n(ts_env *env, const char *token, size_t len);
 
+/* A suite with one test case (tcase) holding tests, in order; the list
+ * ends with NULL. */
+Suite *ts_suite(const char *suite, const char *tcase, const TTest *const *tests);
+
 /* Whether s is valid UTF-8 all through (aud_utf8_char_length). */
 bool ts_valid_utf8(const char *s);
 

@@ -5,12 +5,15 @@
  * The glue's files, one job each (mod_src/README.md has the map):
  *   mod_auth_aud.c        the module record and its hooks, in start-up order
  *   aud_config.c          per-directory and server settings: merges, directives
+ *   aud_config_keys.c     the directives for where keys come from
  *   aud_config_check.c    after the configuration is read: discovery issuers,
  *                         every API as hints see it, start-up lint
  *   aud_verifier_cache.c  the verifiers built from settings, per process
  *   aud_token_cache.c     accepted tokens remembered per process
  *   aud_remote_keys.c     AudJwksUri / AudDiscovery sources in shared memory
  *   aud_request.c         the check_authn hook: from header to response
+ *   aud_request_state.h   what one request carries between hooks
+ *   aud_authz.c           Require aud-*: authorization on what a token grants
  *   aud_audit_log.c       the audit record of each request, written at logging
  *   aud_httpd_log.c       this header's shared functions */
 #ifndef AUD_MODULE_H

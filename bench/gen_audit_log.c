@@ -220,8 +220,8 @@ static int write_record(FILE *out, uint64_t i, uint64_t n, int64_t start_ms, uin
         .method = method,
         .client_ip = ip,
         .status = decision == 1 ? 401 : 200,
-        .mode = api->mode,
-        .decision = decisions[decision],
+        .mode = audit ? AUD_MODE_AUDIT : AUD_MODE_ENFORCE,
+        .decision = decision == 0 ? AUD_DECISION_ACCEPT : decision == 1 ? AUD_DECISION_REJECT : AUD_DECISION_AUDIT_REJECT,
         .request_id = request_id,
     };
     size_t len = 0;

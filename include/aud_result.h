@@ -92,10 +92,13 @@ typedef struct aud_result {
     char token_id[AUD_TOKEN_ID_HEX + 1];
 } aud_result;
 
+/* A reason's bit in aud_result.reasons. */
+#define AUD_REASON_BIT(reason) (UINT32_C(1) << (reason))
+
 static inline bool aud_result_accepted(const aud_result *r) { return r->reasons == 0; }
 static inline bool aud_result_has(const aud_result *r, aud_reason reason)
 {
-    return (r->reasons & (UINT32_C(1) << reason)) != 0;
+    return (r->reasons & AUD_REASON_BIT(reason)) != 0;
 }
 
 /* A result that carries one reason and nothing else, for decisions made
@@ -124,7 +127,10 @@ char *aud_result_scope_text(const aud_result *r);
  * when there is neither. */
 const char *aud_result_user(const aud_result *r, const char *claim);
 
-/* Writes the token's correlation id (AUD_TOKEN_ID_HEX hex digits + NUL). */
+/* Writes the token's correlation id (AUD_TOKEN_ID_HEX hex digits + NUL),
+ * the first bytes of its SHA-256 (aud_token_digest); empty if hashing
+ * failed. */
 void aud_token_id(const char *token, size_t len, char out[AUD_TOKEN_ID_HEX + 1]);
+void aud_token_id_of_digest(const unsigned char *digest, char out[AUD_TOKEN_ID_HEX + 1]);
 
 #endif

@@ -8,6 +8,14 @@
 
 #include "aud_result.h"
 
+/* SHA-256: the token cache's key and, cut short, the token_id. */
+#define AUD_TOKEN_DIGEST_LEN 32
+
+/* The token's SHA-256, with a digest fetched once per process (an implicit
+ * fetch costs a look-up in OpenSSL's method store on every call); false if
+ * hashing failed. */
+bool aud_token_digest(const char *token, size_t len, unsigned char out[AUD_TOKEN_DIGEST_LEN]);
+
 /* What a verification needs beyond the result: where the signing input ends
  * and the decoded signature (malloc'd, the caller frees it). */
 typedef struct {
@@ -28,7 +36,9 @@ typedef struct {
 aud_result *aud_token_decode(const char *token, size_t len, size_t max_size);
 
 /* aud_token_decode that also hands back the parts a signature check needs;
- * parts may be NULL. */
-aud_result *aud_token_decode_parts(const char *token, size_t len, size_t max_size, aud_token_parts *parts);
+ * parts may be NULL. digest, when not NULL, is the token's
+ * aud_token_digest, which the caller already has. */
+aud_result *aud_token_decode_parts(const char *token, size_t len, size_t max_size, const unsigned char *digest,
+                                   aud_token_parts *parts);
 
 #endif

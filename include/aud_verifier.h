@@ -145,5 +145,9 @@ bool aud_verifier_key_generation(const aud_verifier *v, uint64_t *generation);
  *                  audience still in its allowance (audience_until); a
  *                  permanent audience is preferred over an expiring one. */
 aud_result *aud_verifier_check(const aud_verifier *v, const char *token, size_t token_len);
+/* aud_verifier_check for a caller that has hashed the token already
+ * (aud_token_digest; NULL: hash it here), so that it is hashed once. */
+aud_result *aud_verifier_check_digested(const aud_verifier *v, const char *token, size_t token_len,
+                                        const unsigned char *digest);
 
 #endif

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,12 @@ struct aud_key {
      * not be kept at all. */
     EVP_MAC_CTX *hmac[HASH_COUNT];
     size_t secret_len;
+    /* For public keys: per algorithm, a context already set up to verify
+     * (OpenSSL 3 spends more on a fresh context's provider look-ups than on
+     * an RSA-2048 verification). Made on first use and never changed after,
+     * so threads only read it; each verification works on a duplicate. */
+    _Atomic(EVP_PKEY_CTX *) verify_ready[AUD_ALG_COUNT];
+    _Atomic(EVP_MD_CTX *) eddsa_ready;
     unsigned bits;      /* RSA modulus size */
     size_t rsa_sig_len; /* RSA signatures are exactly the modulus size */
     char *kid;
@@ -247,6 +254,9 @@ static void key_free(aud_key *key)
 {
     if (key == NULL)
         return;
+    for (int i = 0; i < AUD_ALG_COUNT; i++)
+        EVP_PKEY_CTX_free(atomic_load(&key->verify_ready[i]));
+    EVP_MD_CTX_free(atomic_load(&key->eddsa_ready));
     EVP_PKEY_free(key->pkey);
     /* Freeing an HMAC context cleanses the key copy and pads it holds. */
     for (int i = 0; i < HASH_COUNT; i++)
@@ -1316,22 +1326,83 @@ const char *aud_key_describe(const aud_key *key)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Verification. Everything here only reads the key: a fresh context per call
- * and no shared mutable state, so any number of threads may verify with the
- * same key at once. */
+/* Verification. A key is shared by every thread: what a verification
+ * changes is a duplicate of the key's ready context, and the ready contexts
+ * are published once with a compare-and-swap. */
 
-static bool digest_verify(const aud_key *key, const EVP_MD *md, int padding, int salt_len,
-                          const unsigned char *sig, size_t sig_len, const unsigned char *in, size_t in_len)
+/* The PKEY context this key verifies alg with (hash and padding set), made
+ * on the first call; NULL if OpenSSL cannot make one. */
+static EVP_PKEY_CTX *ready_context(const aud_key *key, aud_alg alg, const EVP_MD *md)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pctx = NULL;
-    bool ok = ctx != NULL && EVP_DigestVerifyInit(ctx, &pctx, md, NULL, key->pkey) == 1;
-    if (ok && padding != 0) {
-        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, padding) == 1;
-        if (ok && padding == RSA_PKCS1_PSS_PADDING)
-            ok = EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) == 1 && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt_len) == 1;
+    _Atomic(EVP_PKEY_CTX *) *slot = (_Atomic(EVP_PKEY_CTX *) *)&key->verify_ready[alg];
+    EVP_PKEY_CTX *ctx = atomic_load_explicit(slot, memory_order_acquire);
+    if (ctx != NULL)
+        return ctx;
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+    bool ok = ctx != NULL && EVP_PKEY_verify_init(ctx) == 1;
+    if (ok && key->type == AUD_KEY_RSA) {
+        bool pss = alg == AUD_ALG_PS256 || alg == AUD_ALG_PS384 || alg == AUD_ALG_PS512;
+        ok = EVP_PKEY_CTX_set_rsa_padding(ctx, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) == 1;
+        /* RFC 7518 3.5 fixes the salt to the hash length; accepting any
+         * other length would accept signatures no conforming signer makes. */
+        if (ok && pss)
+            ok = EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) == 1 &&
+                 EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, (int)aud_alg_hash_len(alg)) == 1;
     }
-    ok = ok && EVP_DigestVerify(ctx, sig, sig_len, in, in_len) == 1;
+    ok = ok && EVP_PKEY_CTX_set_signature_md(ctx, md) == 1;
+    if (!ok) {
+        EVP_PKEY_CTX_free(ctx);
+        return NULL;
+    }
+    EVP_PKEY_CTX *expected = NULL;
+    if (!atomic_compare_exchange_strong_explicit(slot, &expected, ctx, memory_order_acq_rel, memory_order_acquire)) {
+        /* Another thread published one first. */
+        EVP_PKEY_CTX_free(ctx);
+        return expected;
+    }
+    return ctx;
+}
+
+/* Hash, then verify the hash: RSA (PKCS #1 v1.5 and PSS) and ECDSA. */
+static bool hash_verify(const aud_key *key, aud_alg alg, const unsigned char *sig, size_t sig_len,
+                        const unsigned char *in, size_t in_len)
+{
+    const EVP_MD *md = md_for(alg);
+    unsigned char hash[EVP_MAX_MD_SIZE];
+    unsigned int hash_len = 0;
+    EVP_PKEY_CTX *ready = md != NULL ? ready_context(key, alg, md) : NULL;
+    if (ready == NULL || EVP_Digest(in, in_len, hash, &hash_len, md, NULL) != 1)
+        return false;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_dup(ready);
+    bool ok = ctx != NULL && EVP_PKEY_verify(ctx, sig, sig_len, hash, hash_len) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    return ok;
+}
+
+/* Ed25519 signs the message itself (no pre-hash), so its ready context is
+ * a digest-verify one, copied per call. */
+static bool eddsa_verify(const aud_key *key, const unsigned char *sig, size_t sig_len, const unsigned char *in,
+                         size_t in_len)
+{
+    _Atomic(EVP_MD_CTX *) *slot = (_Atomic(EVP_MD_CTX *) *)&key->eddsa_ready;
+    EVP_MD_CTX *ready = atomic_load_explicit(slot, memory_order_acquire);
+    if (ready == NULL) {
+        EVP_MD_CTX *made = EVP_MD_CTX_new();
+        if (made == NULL || EVP_DigestVerifyInit(made, NULL, NULL, NULL, key->pkey) != 1) {
+            EVP_MD_CTX_free(made);
+            return false;
+        }
+        EVP_MD_CTX *expected = NULL;
+        if (atomic_compare_exchange_strong_explicit(slot, &expected, made, memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            ready = made;
+        } else {
+            EVP_MD_CTX_free(made);
+            ready = expected;
+        }
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx != NULL && EVP_MD_CTX_copy_ex(ctx, ready) == 1 && EVP_DigestVerify(ctx, sig, sig_len, in, in_len) == 1;
     EVP_MD_CTX_free(ctx);
     return ok;
 }
@@ -1339,24 +1410,16 @@ static bool digest_verify(const aud_key *key, const EVP_MD *md, int padding, int
 static bool verify_rsa(const aud_key *key, aud_alg alg, const unsigned char *in, size_t in_len,
                        const unsigned char *sig, size_t sig_len)
 {
-    const EVP_MD *md = md_for(alg);
-    if (md == NULL || sig_len != key->rsa_sig_len)
-        return false;
-    bool pss = alg == AUD_ALG_PS256 || alg == AUD_ALG_PS384 || alg == AUD_ALG_PS512;
-    /* RFC 7518 3.5 fixes the salt to the hash length; accepting any other
-     * length would accept signatures no conforming signer makes. */
-    return digest_verify(key, md, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING,
-                         (int)aud_alg_hash_len(alg), sig, sig_len, in, in_len);
+    return sig_len == key->rsa_sig_len && hash_verify(key, alg, sig, sig_len, in, in_len);
 }
 
 static bool verify_ecdsa(const aud_key *key, aud_alg alg, const unsigned char *in, size_t in_len,
                          const unsigned char *sig, size_t sig_len)
 {
-    const EVP_MD *md = md_for(alg);
     size_t n = ec_coordinate_len(key->type);
     /* JWS ECDSA signatures are R || S at the full curve size (RFC 7518
      * 3.4); a DER signature, however valid, is a different encoding. */
-    if (md == NULL || n == 0 || sig_len != 2 * n)
+    if (n == 0 || sig_len != 2 * n)
         return false;
     BIGNUM *r = BN_bin2bn(sig, (int)n, NULL);
     BIGNUM *s = BN_bin2bn(sig + n, (int)n, NULL);
@@ -1373,7 +1436,7 @@ static bool verify_ecdsa(const aud_key *key, aud_alg alg, const unsigned char *i
     unsigned char *der = NULL;
     int der_len = i2d_ECDSA_SIG(ecdsa, &der);
     ECDSA_SIG_free(ecdsa); /* frees r and s too */
-    bool ok = der_len > 0 && digest_verify(key, md, 0, 0, der, (size_t)der_len, in, in_len);
+    bool ok = der_len > 0 && hash_verify(key, alg, der, (size_t)der_len, in, in_len);
     OPENSSL_free(der);
     return ok;
 }
@@ -1418,7 +1481,7 @@ bool aud_key_verify(const aud_key *key, aud_alg alg, const unsigned char *signin
         ok = verify_ecdsa(key, alg, signing_input, input_len, sig, sig_len);
         break;
     case AUD_KEY_ED25519:
-        ok = sig_len == 64 && digest_verify(key, NULL, 0, 0, sig, sig_len, signing_input, input_len);
+        ok = sig_len == 64 && eddsa_verify(key, sig, sig_len, signing_input, input_len);
         break;
     case AUD_KEY_OCT:
         ok = verify_hmac(key, alg, signing_input, input_len, sig, sig_len);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aud_token.h"
+
 static const struct {
     const char *code;
     const char *summary;
@@ -168,12 +170,16 @@ const char *aud_result_user(const aud_result *r, const char *claim)
 
 void aud_token_id(const char *token, size_t len, char out[AUD_TOKEN_ID_HEX + 1])
 {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned digest_len = 0;
-    if (!EVP_Digest(token, len, digest, &digest_len, EVP_sha256(), NULL) || digest_len < AUD_TOKEN_ID_HEX / 2) {
+    unsigned char digest[AUD_TOKEN_DIGEST_LEN];
+    if (!aud_token_digest(token, len, digest)) {
         out[0] = '\0';
         return;
     }
+    aud_token_id_of_digest(digest, out);
+}
+
+void aud_token_id_of_digest(const unsigned char *digest, char out[AUD_TOKEN_ID_HEX + 1])
+{
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < AUD_TOKEN_ID_HEX / 2; i++) {
         out[2 * i] = hex[digest[i] >> 4];

@@ -1,7 +1,11 @@
 #include "aud_token.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include "aud_b64.h"
 #include "aud_json.h"
@@ -72,7 +76,25 @@ static unsigned count_segments(const char *token, size_t len)
     return n;
 }
 
-aud_result *aud_token_decode_parts(const char *token, size_t len, size_t max_size, aud_token_parts *parts)
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256;
+
+static void fetch_sha256(void)
+{
+    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    ERR_clear_error();
+}
+
+bool aud_token_digest(const char *token, size_t len, unsigned char out[AUD_TOKEN_DIGEST_LEN])
+{
+    unsigned int n = 0;
+
+    return pthread_once(&sha256_once, fetch_sha256) == 0 && sha256 != NULL && token != NULL &&
+           EVP_Digest(token, len, out, &n, sha256, NULL) == 1 && n == AUD_TOKEN_DIGEST_LEN;
+}
+
+aud_result *aud_token_decode_parts(const char *token, size_t len, size_t max_size, const unsigned char *digest,
+                                   aud_token_parts *parts)
 {
     if (parts != NULL)
         memset(parts, 0, sizeof *parts);
@@ -83,7 +105,10 @@ aud_result *aud_token_decode_parts(const char *token, size_t len, size_t max_siz
         aud_result_add_reason(r, AUD_REASON_NO_TOKEN, "no token was presented");
         return r;
     }
-    aud_token_id(token, len, r->token_id);
+    if (digest != NULL)
+        aud_token_id_of_digest(digest, r->token_id);
+    else
+        aud_token_id(token, len, r->token_id);
     if (max_size != 0 && len > max_size) {
         aud_result_add_reason(r, AUD_REASON_MALFORMED, "the token is %zu bytes, over the limit of %zu", len, max_size);
         return r;
@@ -136,5 +161,5 @@ aud_result *aud_token_decode_parts(const char *token, size_t len, size_t max_siz
 
 aud_result *aud_token_decode(const char *token, size_t len, size_t max_size)
 {
-    return aud_token_decode_parts(token, len, max_size, NULL);
+    return aud_token_decode_parts(token, len, max_size, NULL, NULL);
 }

@@ -661,8 +661,14 @@ static void check_audience(const aud_verifier *v, aud_result *r, double now)
 
 aud_result *aud_verifier_check(const aud_verifier *v, const char *token, size_t token_len)
 {
+    return aud_verifier_check_digested(v, token, token_len, NULL);
+}
+
+aud_result *aud_verifier_check_digested(const aud_verifier *v, const char *token, size_t token_len,
+                                        const unsigned char *digest)
+{
     aud_token_parts parts;
-    aud_result *r = aud_token_decode_parts(token, token_len, v->max_token_size, &parts);
+    aud_result *r = aud_token_decode_parts(token, token_len, v->max_token_size, digest, &parts);
     if (r == NULL || r->shape.segments != 3) {
         free(parts.signature);
         return r;

@@ -30,13 +30,11 @@ APLOG_USE_MODULE(auth_aud);
 #define AUD_RETRY_AFTER "30"
 
 /* What a request needs from the core's result, copied into the request's
- * pool: the result itself is freed at once, and an accepted token's verdict
- * can come from the token cache instead. */
+ * pool: the result itself is freed at once, and a verdict can come from the
+ * token cache instead. */
 typedef struct {
-    uint32_t reasons; /* as in aud_result */
-    aud_tc_verdict v; /* token_fields always; the rest when known */
-    const char *aud_json;  /* audiences for the rejection log line */
-    json_t *claims;        /* an accepted token's claims, held for the request; NULL from the cache */
+    aud_tc_verdict v; /* reasons and token_fields always; the rest when known */
+    json_t *claims;   /* an accepted token's claims, held for the request; NULL from the cache */
 } aud_verdict;
 
 static volatile apr_uint32_t last_no_allow_log, last_no_keys_log, last_remote_keys_log;
@@ -91,7 +89,7 @@ int aud_request_authenticate(request_rec *r)
     }
     /* The reason helpers read nothing but the bitmask. */
     memset(&summary, 0, sizeof summary);
-    summary.reasons = vd.reasons;
+    summary.reasons = vd.v.reasons;
     log_operator_mistakes(r, conf, api, node, &summary);
 
     decision = aud_decision_of(&summary, conf->mode);
@@ -182,7 +180,7 @@ static const char *api_name(request_rec *r, const aud_dir_conf *conf)
 /* ---------------------------------------------------------- the verdict */
 
 static void verdict_from_result(request_rec *r, const aud_dir_conf *conf, const aud_vnode *node,
-                                const aud_result *res, aud_verdict *out, double *valid_until);
+                                const aud_result *res, double now, aud_verdict *out, double *valid_until);
 
 /* A token value for an environment variable or the user name: control
  * characters become '?', so that a claim cannot smuggle a line break into a
@@ -231,8 +229,8 @@ static void add_hints(request_rec *r, const aud_dir_conf *conf, const char *api,
 }
 
 /* The verdict on a request's credential: from the token cache when this
- * token was accepted before under the same settings and keys, else from
- * the core. */
+ * token was judged before under the same settings and keys, else from the
+ * core. */
 static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, const aud_vnode *node,
                    aud_credential cred, const char *token, size_t token_len, aud_verdict *out)
 {
@@ -249,18 +247,18 @@ static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, co
     } else if (node == NULL) {
         res = aud_result_new_reason(AUD_REASON_KEYS_UNAVAILABLE, "no verifier could be built");
     } else {
+        bool digested = aud_token_digest(token, token_len, key.digest);
         key.verifier = node;
         key.user_claim = conf->user_claim;
-        cacheable = node->shared && aud_tc_enabled() &&
-                    aud_verifier_key_generation(node->verifier, &key.key_generation) &&
-                    aud_tc_digest(token, token_len, key.digest);
-        /* A hit without the claims a location's authorization reads is
-         * checked afresh (and remembered with them). */
+        cacheable = digested && node->shared && aud_tc_enabled() &&
+                    aud_verifier_key_generation(node->verifier, &key.key_generation);
+        /* An acceptance without the claims a location's authorization reads
+         * is checked afresh (and remembered with them). */
         if (cacheable && aud_tc_lookup(&key, now, r->pool, &out->v) &&
-            (!(conf->set & AUD_SET_NEEDS_CLAIMS) || out->v.claims != NULL))
+            (out->v.reasons != 0 || !(conf->set & AUD_SET_NEEDS_CLAIMS) || out->v.claims != NULL))
             return true;
         memset(out, 0, sizeof *out);
-        res = aud_verifier_check(node->verifier, token, token_len);
+        res = aud_verifier_check_digested(node->verifier, token, token_len, digested ? key.digest : NULL);
         if (res != NULL && node->n_keys == 0 && node->n_remotes == 0 && !aud_result_has(res, AUD_REASON_KEYS_UNAVAILABLE))
             aud_result_add_reason(res, AUD_REASON_KEYS_UNAVAILABLE, "no AudKeyFile or AudSecretFile applies to this location");
         if (res != NULL)
@@ -270,12 +268,13 @@ static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, co
     }
     if (res == NULL)
         return false;
-    verdict_from_result(r, conf, node, res, out, &valid_until);
+    verdict_from_result(r, conf, node, res, now, out, &valid_until);
     if (out->v.token_fields == NULL) {
         aud_result_free(res);
         return false;
     }
-    if (cacheable && out->reasons == 0 && valid_until > 0)
+    if (cacheable && valid_until > now &&
+        (out->v.reasons == 0 || aud_tc_refusal_cacheable(out->v.reasons, node->n_remotes > 0)))
         aud_tc_insert(&key, valid_until, &out->v);
     aud_result_free(res);
     return true;
@@ -320,21 +319,22 @@ static json_t *hold_claims(request_rec *r, json_t *claims)
  * token_fields stays NULL on memory exhaustion. Token values are kept as
  * they will be used: cleaned for variables and the user name. */
 static void verdict_from_result(request_rec *r, const aud_dir_conf *conf, const aud_vnode *node,
-                                const aud_result *res, aud_verdict *out, double *valid_until)
+                                const aud_result *res, double now, aud_verdict *out, double *valid_until)
 {
     char *fields = aud_audit_token_fields(res, NULL);
     bool accepted = aud_result_accepted(res);
+    const json_t *exp = res->claims ? json_object_get(res->claims, "exp") : NULL;
+    double leeway = node != NULL ? node->key.leeway : 0;
 
     if (fields == NULL)
         return;
-    out->reasons = res->reasons;
+    out->v.reasons = res->reasons;
     out->v.token_fields = apr_pstrdup(r->pool, fields);
     free(fields);
     out->v.token_id = res->token_id[0] ? apr_pstrdup(r->pool, res->token_id) : NULL;
     hint_summary(r->pool, res, &out->v);
     if (accepted) {
         out->v.user = env_value(r->pool, aud_result_user(res, conf->user_claim));
-        const json_t *exp = res->claims ? json_object_get(res->claims, "exp") : NULL;
         char *scope = aud_result_scope_text(res);
         out->v.matched = pool_copy(r->pool, res->matched_audience);
         out->v.iss = pool_copy(r->pool, aud_result_claim_string(res, "iss"));
@@ -349,15 +349,20 @@ static void verdict_from_result(request_rec *r, const aud_dir_conf *conf, const 
             free(claims);
         }
         /* Accepted means exp is a number the verifier checked. */
-        *valid_until = json_is_number(exp) && node != NULL ? json_number_value(exp) + node->key.leeway : 0;
+        *valid_until = json_is_number(exp) && node != NULL ? json_number_value(exp) + leeway : 0;
         /* An audience allowed only until a date must not outlive its
          * allowance in the cache. */
         if (res->matched_until != 0 && res->matched_until < *valid_until)
             *valid_until = res->matched_until;
     } else {
         char *aud = aud_audit_audiences_json(res);
-        out->aud_json = aud ? apr_pstrdup(r->pool, aud) : "null";
+        out->v.aud_json = aud ? apr_pstrdup(r->pool, aud) : "null";
         free(aud);
+        /* A refusal is kept no longer than the token's life: once it has
+         * expired, the same token is refused for that too. */
+        *valid_until = now + AUD_TC_REFUSAL_SECONDS;
+        if (json_is_number(exp) && json_number_value(exp) + leeway < *valid_until)
+            *valid_until = json_number_value(exp) + leeway;
     }
 }
 
@@ -445,11 +450,11 @@ static void log_decision(request_rec *r, const aud_dir_conf *conf, const char *a
 {
     const char *token_id = vd->v.token_id ? vd->v.token_id : "-";
 
-    if (vd->reasons != 0) {
+    if (vd->v.reasons != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "%sapi=%s aud=%s reasons=%s hints=%s token_id=%s%s%s",
                       conf->mode == AUD_MODE_AUDIT ? AUDLOGNO(0102) "audit mode, would reject: "
                                                    : AUDLOGNO(0101) "rejected: ",
-                      api, vd->aud_json ? vd->aud_json : "null", reasons, vd->v.hint_codes ? vd->v.hint_codes : "-",
+                      api, vd->v.aud_json ? vd->v.aud_json : "null", reasons, vd->v.hint_codes ? vd->v.hint_codes : "-",
                       token_id, vd->v.hint_text ? " hint: " : "", vd->v.hint_text ? vd->v.hint_text : "");
     } else if (vd->v.hint_codes != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -468,7 +473,7 @@ static void remember(request_rec *r, const aud_dir_conf *conf, const char *api, 
     aud_request_state *st = aud_request_state_of(r, true);
 
     st->decided = true;
-    st->accepted = vd->reasons == 0;
+    st->accepted = vd->v.reasons == 0;
     st->mode = conf->mode;
     st->api = api;
     st->claims = st->accepted ? vd->claims : NULL;

@@ -1,4 +1,4 @@
-/* The per-process cache of accepted tokens (see aud_token_cache.h). */
+/* The per-process cache of verdicts (see aud_token_cache.h). */
 #include "aud_token_cache.h"
 
 #include <stddef.h>
@@ -6,40 +6,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "apr_strings.h"
 #include "apr_thread_mutex.h"
 
+#include "aud_result.h"
+
+/* Threads of one process spread over this many locks; more than an event
+ * MPM child's usual ThreadsPerChild would gain nothing. */
+#define N_SHARDS 64
 
 /* The verdict's strings, in the order an entry's blob keeps them. */
 static const size_t member_offsets[] = {
-    offsetof(aud_tc_verdict, token_fields), offsetof(aud_tc_verdict, token_id), offsetof(aud_tc_verdict, matched),
-    offsetof(aud_tc_verdict, iss),          offsetof(aud_tc_verdict, sub),      offsetof(aud_tc_verdict, client),
-    offsetof(aud_tc_verdict, scope),        offsetof(aud_tc_verdict, user),     offsetof(aud_tc_verdict, hint_codes),
+    offsetof(aud_tc_verdict, token_fields), offsetof(aud_tc_verdict, token_id),    offsetof(aud_tc_verdict, matched),
+    offsetof(aud_tc_verdict, iss),          offsetof(aud_tc_verdict, sub),         offsetof(aud_tc_verdict, client),
+    offsetof(aud_tc_verdict, scope),        offsetof(aud_tc_verdict, user),        offsetof(aud_tc_verdict, hint_codes),
     offsetof(aud_tc_verdict, hint_text),    offsetof(aud_tc_verdict, detail_hint), offsetof(aud_tc_verdict, claims),
+    offsetof(aud_tc_verdict, aud_json),
 };
 #define N_STRINGS (sizeof member_offsets / sizeof *member_offsets)
+
+enum { KIND_ACCEPTED, KIND_REFUSED, N_KINDS };
 
 typedef struct entry {
     struct entry *chain;
     aud_tc_key key;
     double valid_until;
+    uint32_t reasons;
     /* Offsets into blob, UINT32_MAX for NULL. */
     uint32_t offset[N_STRINGS];
     size_t blob_len;
     char blob[];
 } entry;
 
-static struct {
-    apr_thread_mutex_t *lock;
-    entry **buckets;
-    size_t n_buckets; /* a power of two */
-    entry **ring;     /* insertion order, for first-in-first-out eviction */
+/* An entry's room: first in, first out. */
+typedef struct {
+    entry **slots;
     size_t capacity;
     size_t next;
-    EVP_MD *sha256;
-} cache;
+} ring;
+
+typedef struct {
+    apr_thread_mutex_t *lock;
+    entry **buckets;
+    size_t bucket_mask; /* buckets - 1, a power of two less one */
+    ring rings[N_KINDS];
+} shard;
+
+static shard shards[N_SHARDS];
+static bool enabled;
 
 static const char **member(aud_tc_verdict *v, size_t i)
 {
@@ -48,68 +62,91 @@ static const char **member(aud_tc_verdict *v, size_t i)
 
 static apr_status_t cache_cleanup(void *data)
 {
-    for (size_t i = 0; cache.ring != NULL && i < cache.capacity; i++)
-        free(cache.ring[i]);
-    free(cache.ring);
-    free(cache.buckets);
-    EVP_MD_free(cache.sha256);
-    memset(&cache, 0, sizeof cache);
+    (void)data;
+    for (size_t s = 0; s < N_SHARDS; s++) {
+        for (int k = 0; k < N_KINDS; k++) {
+            ring *rg = &shards[s].rings[k];
+            for (size_t i = 0; rg->slots != NULL && i < rg->capacity; i++)
+                free(rg->slots[i]);
+            free(rg->slots);
+        }
+        free(shards[s].buckets);
+    }
+    memset(shards, 0, sizeof shards);
+    enabled = false;
     return APR_SUCCESS;
 }
 
 void aud_tc_init(apr_pool_t *pool, size_t capacity)
 {
-    size_t n = 1;
-
     cache_cleanup(NULL);
     if (capacity == 0)
         return;
-    while (n < capacity)
-        n <<= 1;
-    cache.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    cache.buckets = calloc(n, sizeof *cache.buckets);
-    cache.ring = calloc(capacity, sizeof *cache.ring);
-    if (cache.sha256 == NULL || cache.buckets == NULL || cache.ring == NULL ||
-        apr_thread_mutex_create(&cache.lock, APR_THREAD_MUTEX_DEFAULT, pool) != APR_SUCCESS) {
-        /* No cache is slower, never wrong. */
-        cache_cleanup(NULL);
-        return;
+    /* Every shard holds at least one of each kind. */
+    size_t per_shard[N_KINDS] = {(capacity + N_SHARDS - 1) / N_SHARDS, (capacity / 4 + N_SHARDS - 1) / N_SHARDS};
+    for (size_t s = 0; s < N_SHARDS; s++) {
+        shard *sh = &shards[s];
+        size_t n = 1;
+        while (n < per_shard[KIND_ACCEPTED] + per_shard[KIND_REFUSED])
+            n <<= 1;
+        sh->buckets = calloc(n, sizeof *sh->buckets);
+        sh->bucket_mask = n - 1;
+        bool ok = sh->buckets != NULL &&
+                  apr_thread_mutex_create(&sh->lock, APR_THREAD_MUTEX_DEFAULT, pool) == APR_SUCCESS;
+        for (int k = 0; ok && k < N_KINDS; k++) {
+            sh->rings[k].capacity = per_shard[k] > 0 ? per_shard[k] : 1;
+            sh->rings[k].slots = calloc(sh->rings[k].capacity, sizeof *sh->rings[k].slots);
+            ok = sh->rings[k].slots != NULL;
+        }
+        if (!ok) {
+            /* No cache is slower, never wrong. */
+            cache_cleanup(NULL);
+            return;
+        }
     }
-    cache.n_buckets = n;
-    cache.capacity = capacity;
+    enabled = true;
     apr_pool_cleanup_register(pool, NULL, cache_cleanup, apr_pool_cleanup_null);
 }
 
 bool aud_tc_enabled(void)
 {
-    return cache.lock != NULL;
+    return enabled;
 }
 
-bool aud_tc_digest(const char *token, size_t len, unsigned char digest[AUD_TC_DIGEST_LEN])
+bool aud_tc_refusal_cacheable(uint32_t reasons, bool remote_keys)
 {
-    unsigned int n = 0;
-
-    return cache.sha256 != NULL && EVP_Digest(token, len, digest, &n, cache.sha256, NULL) == 1 &&
-           n == AUD_TC_DIGEST_LEN;
+    uint32_t changing = AUD_REASON_BIT(AUD_REASON_NO_TOKEN) | AUD_REASON_BIT(AUD_REASON_EXPIRED) |
+                        AUD_REASON_BIT(AUD_REASON_NOT_YET_VALID) | AUD_REASON_BIT(AUD_REASON_KEYS_UNAVAILABLE) |
+                        AUD_REASON_BIT(AUD_REASON_INSUFFICIENT_SCOPE);
+    if (remote_keys)
+        changing |= AUD_REASON_BIT(AUD_REASON_UNKNOWN_KEY) | AUD_REASON_BIT(AUD_REASON_BAD_SIGNATURE);
+    return reasons != 0 && (reasons & changing) == 0;
 }
 
-static size_t bucket_of(const aud_tc_key *key)
+/* The digest is SHA-256, so any of its bytes is as good as any other: the
+ * shard from the last one, the bucket from the first eight. */
+static shard *shard_of(const aud_tc_key *key)
+{
+    return &shards[key->digest[AUD_TOKEN_DIGEST_LEN - 1] % N_SHARDS];
+}
+
+static size_t bucket_of(const shard *sh, const aud_tc_key *key)
 {
     size_t h;
 
     memcpy(&h, key->digest, sizeof h);
-    return h & (cache.n_buckets - 1);
+    return h & sh->bucket_mask;
 }
 
 static bool same_key(const aud_tc_key *a, const aud_tc_key *b)
 {
     return a->verifier == b->verifier && a->user_claim == b->user_claim && a->key_generation == b->key_generation &&
-           memcmp(a->digest, b->digest, AUD_TC_DIGEST_LEN) == 0;
+           memcmp(a->digest, b->digest, AUD_TOKEN_DIGEST_LEN) == 0;
 }
 
-static entry **find(const aud_tc_key *key)
+static entry **find(shard *sh, const aud_tc_key *key)
 {
-    entry **slot = &cache.buckets[bucket_of(key)];
+    entry **slot = &sh->buckets[bucket_of(sh, key)];
 
     for (; *slot != NULL; slot = &(*slot)->chain) {
         if (same_key(&(*slot)->key, key))
@@ -118,9 +155,9 @@ static entry **find(const aud_tc_key *key)
     return NULL;
 }
 
-static void unlink_entry(entry *e)
+static void unlink_entry(shard *sh, entry *e)
 {
-    entry **slot = &cache.buckets[bucket_of(&e->key)];
+    entry **slot = &sh->buckets[bucket_of(sh, &e->key)];
 
     for (; *slot != NULL; slot = &(*slot)->chain) {
         if (*slot == e) {
@@ -132,23 +169,28 @@ static void unlink_entry(entry *e)
 
 bool aud_tc_lookup(const aud_tc_key *key, double now, apr_pool_t *pool, aud_tc_verdict *out)
 {
+    shard *sh;
     entry **slot;
-    bool hit = false;
+    char *blob = NULL;
+    const entry *e = NULL;
 
-    if (cache.lock == NULL || apr_thread_mutex_lock(cache.lock) != APR_SUCCESS)
+    if (!enabled)
         return false;
-    slot = find(key);
+    sh = shard_of(key);
+    if (apr_thread_mutex_lock(sh->lock) != APR_SUCCESS)
+        return false;
+    slot = find(sh, key);
     /* Expired entries stay until pushed out; they are simply not hits. */
     if (slot != NULL && now < (*slot)->valid_until) {
-        const entry *e = *slot;
+        e = *slot;
         /* One copy of the whole blob: the lock is held for a memcpy. */
-        char *blob = apr_pmemdup(pool, e->blob, e->blob_len);
+        blob = apr_pmemdup(pool, e->blob, e->blob_len);
+        out->reasons = e->reasons;
         for (size_t i = 0; i < N_STRINGS; i++)
             *member(out, i) = e->offset[i] == UINT32_MAX ? NULL : blob + e->offset[i];
-        hit = true;
     }
-    apr_thread_mutex_unlock(cache.lock);
-    return hit;
+    apr_thread_mutex_unlock(sh->lock);
+    return e != NULL;
 }
 
 void aud_tc_insert(const aud_tc_key *key, double valid_until, const aud_tc_verdict *verdict)
@@ -156,9 +198,11 @@ void aud_tc_insert(const aud_tc_key *key, double valid_until, const aud_tc_verdi
     aud_tc_verdict v = *verdict;
     size_t len[N_STRINGS], total = 0;
     entry *e, *evicted = NULL;
+    shard *sh;
+    ring *rg;
     char *p;
 
-    if (cache.lock == NULL)
+    if (!enabled)
         return;
     for (size_t i = 0; i < N_STRINGS; i++) {
         const char *s = *member(&v, i);
@@ -173,6 +217,7 @@ void aud_tc_insert(const aud_tc_key *key, double valid_until, const aud_tc_verdi
     e->chain = NULL;
     e->key = *key;
     e->valid_until = valid_until;
+    e->reasons = v.reasons;
     e->blob_len = total;
     p = e->blob;
     for (size_t i = 0; i < N_STRINGS; i++) {
@@ -186,27 +231,30 @@ void aud_tc_insert(const aud_tc_key *key, double valid_until, const aud_tc_verdi
         p += len[i];
     }
 
-    if (apr_thread_mutex_lock(cache.lock) != APR_SUCCESS) {
+    sh = shard_of(key);
+    rg = &sh->rings[v.reasons == 0 ? KIND_ACCEPTED : KIND_REFUSED];
+    if (apr_thread_mutex_lock(sh->lock) != APR_SUCCESS) {
         free(e);
         return;
     }
-    entry **old = find(key);
+    entry **old = find(sh, key);
     if (old != NULL) {
         /* Another thread got there first, or an expired entry for this token
-         * is still here: keep one entry per token, the later expiry. */
+         * is still here: keep one entry per token, the later expiry. The
+         * verdict is the same, having the same key. */
         if ((*old)->valid_until < valid_until)
             (*old)->valid_until = valid_until;
-        apr_thread_mutex_unlock(cache.lock);
+        apr_thread_mutex_unlock(sh->lock);
         free(e);
         return;
     }
-    evicted = cache.ring[cache.next];
+    evicted = rg->slots[rg->next];
     if (evicted != NULL)
-        unlink_entry(evicted);
-    cache.ring[cache.next] = e;
-    cache.next = (cache.next + 1) % cache.capacity;
-    e->chain = cache.buckets[bucket_of(key)];
-    cache.buckets[bucket_of(key)] = e;
-    apr_thread_mutex_unlock(cache.lock);
+        unlink_entry(sh, evicted);
+    rg->slots[rg->next] = e;
+    rg->next = (rg->next + 1) % rg->capacity;
+    e->chain = sh->buckets[bucket_of(sh, key)];
+    sh->buckets[bucket_of(sh, key)] = e;
+    apr_thread_mutex_unlock(sh->lock);
     free(evicted);
 }

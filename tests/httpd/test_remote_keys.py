@@ -7,6 +7,7 @@ any address that is not on this machine: the redirect tests, which need a
 server that is not loopback, add a TEST-NET-2 address (198.51.100.0/24) to
 the lo interface for their duration (as root) and remove it afterwards."""
 import datetime
+import http.client
 import ipaddress
 import json
 import os
@@ -245,6 +246,7 @@ def remote_httpd(workdir, keys, rk, servers, cas):
     plain.route("/empty/jwks", {"keys": []})
     plain.jwks("/slow/jwks", rk.jwk("k1"))
     plain.jwks("/rekey/jwks", rk.jwk("k1"))
+    plain.jwks("/latekid/jwks", rk.jwk("k1"))
     issuer = plain.url("/idp")
     plain.route("/idp/.well-known/openid-configuration", {"issuer": issuer, "jwks_uri": plain.url("/idp/keys")})
     plain.jwks("/idp/keys", rk.jwk("k2"))
@@ -276,6 +278,7 @@ def remote_httpd(workdir, keys, rk, servers, cas):
                           f"    AudKeyFetchTimeout 3"),
         location("/disc", f"    AudDiscovery {issuer}"),
         location("/rekey", f"    AudJwksUri {plain.url('/rekey/jwks')}\n    AudKeyRefreshMin 1"),
+        location("/latekid", f"    AudJwksUri {plain.url('/latekid/jwks')}\n    AudKeyRefreshMin 1"),
         location("/foreign", f"    AudDiscovery {plain.url('/foreign')}"),
         location("/stale", f"    AudJwksUri {stale.url('/stale/jwks')}\n    AudKeyRefresh 2\n"
                            f"    AudKeyRefreshMin 1"),
@@ -527,6 +530,32 @@ def test_new_key_under_an_old_kid_is_followed(remote_httpd, servers, rk):
         r = remote_httpd.get("/rekey/x", token=rk.token("k1"))
         assert r.status == 401 and remote_httpd.audit_for(r.request_id)["reasons"] == ["bad_signature"]
     assert plain.count("/rekey/jwks") <= before + 2
+
+
+def test_a_refusal_for_a_key_that_may_yet_arrive_is_not_remembered(remote_httpd, servers, rk):
+    # Pins: the token cache keeps refusals (issue 12), but not unknown_key
+    # or bad_signature from a remote source. A cached one would skip the
+    # verifier, and with it the rate-limited refresh that an unknown kid
+    # triggers: the token below would stay refused until AudKeyRefresh.
+    # One connection, so both requests reach the same child and its cache.
+    plain = servers["plain"]
+    token = rk.token("k2")
+    conn = http.client.HTTPConnection("127.0.0.1", remote_httpd.port, timeout=10)
+    try:
+        # The first refusal triggers a refresh (so its keys' generation is
+        # not the one it started with, and it is not cached); the second,
+        # within AudKeyRefreshMin, does not, and is the one a cache would
+        # keep.
+        for _ in range(2):
+            refused = remote_httpd.request(conn, "/latekid/x", token=token)
+            assert refused.status == 401
+            assert remote_httpd.audit_for(refused.request_id)["reasons"] == ["unknown_key"]
+        plain.jwks("/latekid/jwks", rk.jwk("k1"), rk.jwk("k2"))
+        time.sleep(1.2)  # AudKeyRefreshMin since the fetch the first request triggered
+        again = remote_httpd.request(conn, "/latekid/x", token=token)
+        assert again.status == 200, again.body
+    finally:
+        conn.close()
 
 
 def test_discovery_with_a_foreign_issuer(remote_httpd, servers, rk, expect_errors):

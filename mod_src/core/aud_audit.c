@@ -138,6 +138,118 @@ static void put(json_t *obj, const char *key, json_t *value)
  * some viewers treat as line ends. */
 #define AUD_AUDIT_DUMP_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY)
 
+/* The record's head is written here directly rather than through jansson:
+ * it is built for every request (a cached token's fields are kept), and
+ * jansson's object building and callback-driven dump cost more than the
+ * rest of a cached request. The output is byte for byte what
+ * json_dumps(safe_string(...), AUD_AUDIT_DUMP_FLAGS) gives (a unit test
+ * compares the two on hostile strings). */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool failed;
+} text_buf;
+
+static void tb_put(text_buf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void tb_str(text_buf *b, const char *s)
+{
+    tb_put(b, s, strlen(s));
+}
+
+static void tb_escape(text_buf *b, uint32_t cp)
+{
+    char seq[16];
+    int n;
+
+    if (cp >= 0x10000) {
+        cp -= 0x10000;
+        n = snprintf(seq, sizeof seq, "\\u%04X\\u%04X", (unsigned)(0xD800 | (cp >> 10)),
+                     (unsigned)(0xDC00 | (cp & 0x3FF)));
+    } else {
+        n = snprintf(seq, sizeof seq, "\\u%04X", (unsigned)cp);
+    }
+    tb_put(b, seq, (size_t)n);
+}
+
+/* s as safe_string would keep it, as a JSON string with only ASCII; null
+ * for NULL. */
+static void tb_json_string(text_buf *b, const char *in, size_t max)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t in_len, kept = 0;
+
+    if (in == NULL) {
+        tb_put(b, "null", 4);
+        return;
+    }
+    in_len = strlen(in);
+    tb_put(b, "\"", 1);
+    for (size_t i = 0; i < in_len;) {
+        /* A run of printable ASCII other than the two that need a backslash. */
+        size_t run = 0;
+        while (i + run < in_len && kept + run < max && s[i + run] >= 0x20 && s[i + run] < 0x80 &&
+               s[i + run] != '"' && s[i + run] != '\\')
+            run++;
+        if (run > 0) {
+            tb_put(b, in + i, run);
+            i += run;
+            kept += run;
+            continue;
+        }
+        size_t n = aud_utf8_char_length(s + i, in_len - i);
+        size_t add = n ? n : 3; /* U+FFFD takes three bytes */
+        if (kept + add > max)
+            break;
+        kept += add;
+        if (n == 0) {
+            tb_escape(b, 0xFFFD);
+            i++;
+            continue;
+        }
+        unsigned char c = s[i];
+        i += n;
+        if (n == 1) {
+            static const char *const named[0x20] = {['\b'] = "\\b", ['\f'] = "\\f", ['\n'] = "\\n",
+                                                    ['\r'] = "\\r", ['\t'] = "\\t"};
+            if (c == '"')
+                tb_put(b, "\\\"", 2);
+            else if (c == '\\')
+                tb_put(b, "\\\\", 2);
+            else if (named[c] != NULL)
+                tb_put(b, named[c], 2);
+            else
+                tb_escape(b, c);
+            continue;
+        }
+        static const unsigned char lead_mask[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+        uint32_t cp = s[i - n] & lead_mask[n];
+        for (size_t k = 1; k < n; k++)
+            cp = (cp << 6) | (s[i - n + k] & 0x3F);
+        tb_escape(b, cp);
+    }
+    tb_put(b, "\"", 1);
+}
+
 /* The members of obj as JSON text without the enclosing braces. */
 static char *members_text(json_t *obj, size_t *len)
 {
@@ -166,7 +278,8 @@ char *aud_audit_token_fields(const aud_result *result, size_t *len)
     put(obj, "reasons", reason_list(r));
     /* Hints are the core's (aud_hints_add) when the embedder asked for
      * them; the record always has the array. */
-    put(obj, "hints", r && json_is_array(r->hints) ? json_deep_copy(r->hints) : json_array());
+    /* A reference, not a copy: obj only lives until it is written out. */
+    put(obj, "hints", r && json_is_array(r->hints) ? json_incref(r->hints) : json_array());
     put(obj, "aud", audiences(r));
     put(obj, "matched", string_or_null(r ? r->matched_audience : NULL, AUD_AUDIT_MAX_VALUE));
     put(obj, "iss", member_string(r ? r->claims : NULL, "iss"));
@@ -184,29 +297,39 @@ char *aud_audit_token_fields(const aud_result *result, size_t *len)
 
 char *aud_audit_record_with_fields(const aud_audit_request *req, const char *token_fields, size_t *len)
 {
-    char when[64];
-    json_t *obj = json_object(), *rid;
+    char when[64], status[24];
+    text_buf hb = {0}, tb = {0};
     char *head, *tail, *line = NULL;
     size_t head_len = 0, fields_len, tail_len;
 
-    if (obj == NULL || token_fields == NULL) {
-        json_decref(obj);
+    if (token_fields == NULL)
         return NULL;
-    }
     aud_time_format_rfc3339(req->time, when, sizeof when);
-    put(obj, "time", json_string(when));
-    put(obj, "api", string_or_null(req->api, AUD_AUDIT_MAX_VALUE));
-    put(obj, "uri", string_or_null(req->uri, AUD_AUDIT_MAX_URI));
-    put(obj, "method", string_or_null(req->method, AUD_AUDIT_MAX_VALUE));
-    put(obj, "client_ip", string_or_null(req->client_ip, AUD_AUDIT_MAX_VALUE));
-    put(obj, "status", req->status > 0 ? json_integer(req->status) : json_null());
-    put(obj, "mode", json_string(aud_mode_word(req->mode)));
-    put(obj, "decision", json_string(aud_decision_word(req->decision)));
-    head = members_text(obj, &head_len);
-    json_decref(obj);
-    rid = string_or_null(req->request_id, AUD_AUDIT_MAX_VALUE);
-    tail = rid ? json_dumps(rid, AUD_AUDIT_DUMP_FLAGS) : NULL;
-    json_decref(rid);
+    tb_str(&hb, "\"time\":");
+    tb_json_string(&hb, when, sizeof when);
+    tb_str(&hb, ",\"api\":");
+    tb_json_string(&hb, req->api, AUD_AUDIT_MAX_VALUE);
+    tb_str(&hb, ",\"uri\":");
+    tb_json_string(&hb, req->uri, AUD_AUDIT_MAX_URI);
+    tb_str(&hb, ",\"method\":");
+    tb_json_string(&hb, req->method, AUD_AUDIT_MAX_VALUE);
+    tb_str(&hb, ",\"client_ip\":");
+    tb_json_string(&hb, req->client_ip, AUD_AUDIT_MAX_VALUE);
+    snprintf(status, sizeof status, "%d", req->status);
+    tb_str(&hb, ",\"status\":");
+    tb_str(&hb, req->status > 0 ? status : "null");
+    tb_str(&hb, ",\"mode\":");
+    tb_json_string(&hb, aud_mode_word(req->mode), AUD_AUDIT_MAX_VALUE);
+    tb_str(&hb, ",\"decision\":");
+    tb_json_string(&hb, aud_decision_word(req->decision), AUD_AUDIT_MAX_VALUE);
+    tb_json_string(&tb, req->request_id, AUD_AUDIT_MAX_VALUE);
+    head = hb.failed ? NULL : hb.p;
+    head_len = hb.len;
+    tail = tb.failed ? NULL : tb.p;
+    if (hb.failed)
+        free(hb.p);
+    if (tb.failed)
+        free(tb.p);
     /* An authorization refusal: the token passed every check, so its
      * reasons were empty; now they say why the request was refused. */
     static const char no_reasons[] = "\"reasons\":[]";

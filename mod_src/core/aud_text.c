@@ -33,6 +33,14 @@ const char *aud_text_quote(const char *s, size_t len, size_t max_chars, char *ou
      * cut never has to step back over what was written. */
     size_t room = out_size > 4 ? out_size - 4 : 0;
     while (s != NULL && i < len && chars < max_chars) {
+        /* Printable ASCII, nearly all of what is quoted, needs no decoding. */
+        if (in[i] >= 0x20 && in[i] < 0x7F) {
+            if (o + 1 > room)
+                break;
+            out[o++] = (char)in[i++];
+            chars++;
+            continue;
+        }
         size_t n = aud_utf8_char_length(in + i, len - i);
         size_t add = (n == 0 || disruptive(code_point(in + i, n))) ? 1 : n;
         if (o + add > room)

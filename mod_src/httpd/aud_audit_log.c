@@ -117,6 +117,13 @@ static aud_decision authz_outcome(request_rec *r, const aud_request_state *st, i
     return st->record_mode == AUD_MODE_AUDIT ? AUD_DECISION_AUDIT_REJECT : AUD_DECISION_REJECT;
 }
 
+bool aud_audit_log_wanted(const request_rec *r)
+{
+    const aud_server_conf *sconf = ap_get_module_config(r->server->module_config, &auth_aud_module);
+
+    return sconf->audit_fd != NULL;
+}
+
 int aud_audit_log_write(request_rec *r)
 {
     const aud_request_state *st = aud_request_state_of(r, false);

@@ -15,6 +15,10 @@ int aud_audit_log_open(apr_pool_t *pconf, server_rec *s);
 void aud_audit_log_keep(request_rec *r, const char *token_fields, const char *api, aud_decision decision,
                         aud_mode mode);
 
+/* Whether r's server writes audit records: only then is the token's part
+ * of the record worth building. */
+bool aud_audit_log_wanted(const request_rec *r);
+
 /* The log_transaction hook: writes the records kept for r. */
 int aud_audit_log_write(request_rec *r);
 

@@ -179,8 +179,9 @@ static const char *api_name(request_rec *r, const aud_dir_conf *conf)
 
 /* ---------------------------------------------------------- the verdict */
 
-static void verdict_from_result(request_rec *r, const aud_dir_conf *conf, const aud_vnode *node,
-                                const aud_result *res, double now, aud_verdict *out, double *valid_until);
+static bool verdict_from_result(request_rec *r, const aud_dir_conf *conf, const aud_vnode *node,
+                                const aud_result *res, double now, bool want_fields, aud_verdict *out,
+                                double *valid_until);
 
 /* A token value for an environment variable or the user name: control
  * characters become '?', so that a claim cannot smuggle a line break into a
@@ -238,6 +239,9 @@ static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, co
     bool cacheable = false;
     double now = aud_seconds(apr_time_now()), valid_until = 0;
     aud_result *res;
+    /* The token's part of the audit record costs more to build than a
+     * cached acceptance costs in all: only for a record that is written. */
+    bool want_fields = r->main == NULL && aud_audit_log_wanted(r);
 
     memset(out, 0, sizeof *out);
     if (cred == AUD_CREDENTIAL_NONE) {
@@ -255,7 +259,8 @@ static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, co
         /* An acceptance without the claims a location's authorization reads
          * is checked afresh (and remembered with them). */
         if (cacheable && aud_tc_lookup(&key, now, r->pool, &out->v) &&
-            (out->v.reasons != 0 || !(conf->set & AUD_SET_NEEDS_CLAIMS) || out->v.claims != NULL))
+            (out->v.reasons != 0 || !(conf->set & AUD_SET_NEEDS_CLAIMS) || out->v.claims != NULL) &&
+            (!want_fields || out->v.token_fields != NULL))
             return true;
         memset(out, 0, sizeof *out);
         res = aud_verifier_check_digested(node->verifier, token, token_len, digested ? key.digest : NULL);
@@ -268,8 +273,7 @@ static bool decide(request_rec *r, const aud_dir_conf *conf, const char *api, co
     }
     if (res == NULL)
         return false;
-    verdict_from_result(r, conf, node, res, now, out, &valid_until);
-    if (out->v.token_fields == NULL) {
+    if (!verdict_from_result(r, conf, node, res, now, want_fields, out, &valid_until)) {
         aud_result_free(res);
         return false;
     }
@@ -315,22 +319,26 @@ static json_t *hold_claims(request_rec *r, json_t *claims)
     return claims;
 }
 
-/* Everything the request needs from a result, in the request's pool;
- * token_fields stays NULL on memory exhaustion. Token values are kept as
- * they will be used: cleaned for variables and the user name. */
-static void verdict_from_result(request_rec *r, const aud_dir_conf *conf, const aud_vnode *node,
-                                const aud_result *res, double now, aud_verdict *out, double *valid_until)
+/* Everything the request needs from a result, in the request's pool (the
+ * record's token fields only if wanted); false on memory exhaustion. Token
+ * values are kept as they will be used: cleaned for variables and the user
+ * name. */
+static bool verdict_from_result(request_rec *r, const aud_dir_conf *conf, const aud_vnode *node,
+                                const aud_result *res, double now, bool want_fields, aud_verdict *out,
+                                double *valid_until)
 {
-    char *fields = aud_audit_token_fields(res, NULL);
     bool accepted = aud_result_accepted(res);
     const json_t *exp = res->claims ? json_object_get(res->claims, "exp") : NULL;
     double leeway = node != NULL ? node->key.leeway : 0;
 
-    if (fields == NULL)
-        return;
+    if (want_fields) {
+        char *fields = aud_audit_token_fields(res, NULL);
+        if (fields == NULL)
+            return false;
+        out->v.token_fields = apr_pstrdup(r->pool, fields);
+        free(fields);
+    }
     out->v.reasons = res->reasons;
-    out->v.token_fields = apr_pstrdup(r->pool, fields);
-    free(fields);
     out->v.token_id = res->token_id[0] ? apr_pstrdup(r->pool, res->token_id) : NULL;
     hint_summary(r->pool, res, &out->v);
     if (accepted) {
@@ -364,6 +372,7 @@ static void verdict_from_result(request_rec *r, const aud_dir_conf *conf, const 
         if (json_is_number(exp) && json_number_value(exp) + leeway < *valid_until)
             *valid_until = json_number_value(exp) + leeway;
     }
+    return true;
 }
 
 /* ------------------------------------------------ operator mistakes, logs */

@@ -15,7 +15,8 @@
  * MPM child's usual ThreadsPerChild would gain nothing. */
 #define N_SHARDS 64
 
-/* The verdict's strings, in the order an entry's blob keeps them. */
+/* The verdict's strings, in the order an entry's blob keeps them; token_fields
+ * first (TOKEN_FIELDS), which a verdict may lack. */
 static const size_t member_offsets[] = {
     offsetof(aud_tc_verdict, token_fields), offsetof(aud_tc_verdict, token_id),    offsetof(aud_tc_verdict, matched),
     offsetof(aud_tc_verdict, iss),          offsetof(aud_tc_verdict, sub),         offsetof(aud_tc_verdict, client),
@@ -24,6 +25,7 @@ static const size_t member_offsets[] = {
     offsetof(aud_tc_verdict, aud_json),
 };
 #define N_STRINGS (sizeof member_offsets / sizeof *member_offsets)
+#define TOKEN_FIELDS 0
 
 enum { KIND_ACCEPTED, KIND_REFUSED, N_KINDS };
 
@@ -32,6 +34,7 @@ typedef struct entry {
     aud_tc_key key;
     double valid_until;
     uint32_t reasons;
+    size_t ring_slot; /* where its ring holds it */
     /* Offsets into blob, UINT32_MAX for NULL. */
     uint32_t offset[N_STRINGS];
     size_t blob_len;
@@ -238,6 +241,21 @@ void aud_tc_insert(const aud_tc_key *key, double valid_until, const aud_tc_verdi
         return;
     }
     entry **old = find(sh, key);
+    if (old != NULL && (*old)->offset[TOKEN_FIELDS] == UINT32_MAX && e->offset[TOKEN_FIELDS] != UINT32_MAX) {
+        /* The same verdict, now with the audit record's token fields (which
+         * are built only for servers that write records): this one takes
+         * the old one's place in its chain and its ring. */
+        evicted = *old;
+        e->chain = evicted->chain;
+        e->ring_slot = evicted->ring_slot;
+        if (e->valid_until < evicted->valid_until)
+            e->valid_until = evicted->valid_until;
+        *old = e;
+        rg->slots[e->ring_slot] = e;
+        apr_thread_mutex_unlock(sh->lock);
+        free(evicted);
+        return;
+    }
     if (old != NULL) {
         /* Another thread got there first, or an expired entry for this token
          * is still here: keep one entry per token, the later expiry. The
@@ -252,6 +270,7 @@ void aud_tc_insert(const aud_tc_key *key, double valid_until, const aud_tc_verdi
     if (evicted != NULL)
         unlink_entry(sh, evicted);
     rg->slots[rg->next] = e;
+    e->ring_slot = rg->next;
     rg->next = (rg->next + 1) % rg->capacity;
     e->chain = sh->buckets[bucket_of(sh, key)];
     sh->buckets[bucket_of(sh, key)] = e;

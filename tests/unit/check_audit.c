@@ -1,6 +1,7 @@
 /* The audit record: its fields, that nothing from a token can break its line
  * or leak into it beyond the listed claims, and the helpers the module uses
  * for environment variables, log lines and responses. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -503,6 +504,92 @@ START_TEST(test_primary_reason)
 }
 END_TEST
 
+/* Pins: the record's request fields are written by the module itself, not
+ * by jansson (issue 12, for speed), and must read byte for byte as jansson
+ * writes them (JSON_ENSURE_ASCII: every non-ASCII character as \\uXXXX,
+ * surrogate pairs above U+FFFF, control characters escaped, DEL as is). */
+static void assert_uri_as_jansson_writes(const char *uri)
+{
+    aud_audit_request req = sample_request();
+    req.uri = uri;
+    aud_result *r = aud_result_new_reason(AUD_REASON_NO_TOKEN, NULL);
+    char *text = aud_audit_record(r, &req, NULL);
+    json_t *value = json_string(uri);
+    ck_assert_ptr_nonnull(value);
+    char *want = json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+    ck_assert_ptr_nonnull(text);
+    const char *at = strstr(text, ",\"uri\":");
+    ck_assert_ptr_nonnull(at);
+    at += strlen(",\"uri\":");
+    ck_assert_msg(strncmp(at, want, strlen(want)) == 0 && strncmp(at + strlen(want), ",\"method\":", 10) == 0,
+                  "uri written as %.*s, jansson writes %s", (int)strlen(want) + 12, at, want);
+    free(want);
+    json_decref(value);
+    free(text);
+    aud_result_free(r);
+}
+
+static size_t put_utf8(char *out, uint32_t cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+START_TEST(test_request_fields_written_as_jansson_writes_them)
+{
+    static const char *const fixed[] = {
+        "/plain/path?q=1&r=2", "/q\"uote\\back/slash", "\x01\x02\x1f\b\f\n\r\t\x7f", "/caf\xc3\xa9",
+        "/\xe2\x80\xa8\xe2\x80\xa9\xe2\x80\xae", "/\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf", "", "\"", "\\",
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        assert_uri_as_jansson_writes(fixed[i]);
+    /* Random valid UTF-8 from a fixed seed: every length class of
+     * character, ASCII controls and the surrogate-free ranges. */
+    uint32_t state = 12345;
+    for (int n = 0; n < 2000; n++) {
+        char uri[AUD_AUDIT_MAX_URI / 2];
+        size_t len = 0;
+        while (len + 4 < sizeof uri - 1) {
+            state = state * 1103515245u + 12345u;
+            uint32_t pick = state >> 8;
+            uint32_t cp;
+            switch (pick % 5) {
+            case 0: cp = pick % 0x80; break;
+            case 1: cp = 0x80 + pick % 0x780; break;
+            case 2: cp = 0x800 + pick % (0xD800 - 0x800); break;
+            case 3: cp = 0xE000 + pick % 0x2000; break;
+            default: cp = 0x10000 + pick % 0x100000; break;
+            }
+            if (cp == 0)
+                cp = 'z';
+            len += put_utf8(uri + len, cp);
+            if (pick % 7 == 0)
+                break;
+        }
+        uri[len] = '\0';
+        assert_uri_as_jansson_writes(uri);
+    }
+}
+END_TEST
+
 Suite *suite_audit(void)
 {
     const TTest *tests[] = {
@@ -510,6 +597,6 @@ Suite *suite_audit(void)
         test_hostile_claims_stay_on_one_line, test_no_token_content_beyond_listed_claims,
         test_audience_null_and_odd_shapes, test_without_a_token, test_hostile_request_fields,
         test_long_values_are_bounded, test_fractional_exp_and_time, test_record_in_two_steps,
-        test_reasons_text, test_primary_reason, NULL};
+        test_reasons_text, test_primary_reason, test_request_fields_written_as_jansson_writes_them, NULL};
     return ts_suite("audit", "record", tests);
 }

@@ -139,7 +139,7 @@ uint32_t aud_remote_generation(aud_remote *r);
  * refresh to do, no change in the store it has not taken in). Then *doc_gen
  * identifies those keys: a verdict reached with them may be reused for as
  * long as this stays true with the same *doc_gen. Never fetches, never
- * waits. */
+ * waits, and while the answer stays yes, takes no lock. */
 bool aud_remote_quiet(aud_remote *r, uint32_t *doc_gen);
 
 typedef struct {

@@ -99,6 +99,18 @@ struct aud_remote {
     bool expiry_logged;
     unsigned long fetches, failures;
     char last_error[512];
+
+    /* aud_remote_quiet without mu, for the token cache's hit path (every
+     * thread of the process asks on every request): what the last locked
+     * answer found, good while the store's generation is still quiet_gen
+     * (any change there bumps it) and until quiet_until (the next refresh or
+     * the end of the keys' usability, whichever is sooner). Written under mu
+     * between two increments of quiet_seq, which is odd meanwhile, so that a
+     * reader never takes half of one answer and half of another. */
+    _Atomic uint32_t quiet_seq;
+    _Atomic uint32_t quiet_gen;
+    _Atomic uint32_t quiet_doc_gen;
+    _Atomic(double) quiet_until;
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -1056,10 +1068,33 @@ bool aud_remote_quiet(aud_remote *r, uint32_t *doc_gen)
 {
     double now = r->now(r->now_baton);
     bool quiet;
+    uint32_t seq = atomic_load_explicit(&r->quiet_seq, memory_order_acquire);
+
+    if ((seq & 1) == 0) {
+        double until = atomic_load_explicit(&r->quiet_until, memory_order_relaxed);
+        uint32_t gen = atomic_load_explicit(&r->quiet_gen, memory_order_relaxed);
+        uint32_t doc = atomic_load_explicit(&r->quiet_doc_gen, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&r->quiet_seq, memory_order_relaxed) == seq && now < until &&
+            atomic_load_explicit(&mem_of(r)->generation, memory_order_acquire) == gen) {
+            *doc_gen = doc;
+            return true;
+        }
+    }
 
     pthread_mutex_lock(&r->mu);
     quiet = r->current != NULL && now < r->next_refresh && quiet_locked(r, now) && usable_locked(r, now) != NULL;
     *doc_gen = r->seen_doc_gen;
+    if (quiet) {
+        uint32_t s = atomic_load_explicit(&r->quiet_seq, memory_order_relaxed);
+        atomic_store_explicit(&r->quiet_seq, s + 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_release);
+        atomic_store_explicit(&r->quiet_until, r->next_refresh < r->usable_until ? r->next_refresh : r->usable_until,
+                              memory_order_relaxed);
+        atomic_store_explicit(&r->quiet_gen, r->seen_gen, memory_order_relaxed);
+        atomic_store_explicit(&r->quiet_doc_gen, r->seen_doc_gen, memory_order_relaxed);
+        atomic_store_explicit(&r->quiet_seq, s + 2, memory_order_release);
+    }
     pthread_mutex_unlock(&r->mu);
     return quiet;
 }

@@ -841,6 +841,39 @@ static void shared_pair_close(shared_pair *sp)
     net_free(&sp->net);
 }
 
+/* Pins: aud_remote_quiet answers from a lock-free snapshot on the token
+ * cache's hit path (issue 12); that snapshot must end the moment another
+ * process changes the shared store, or cached verdicts would outlive a key
+ * change made there. */
+START_TEST(quiet_ends_when_another_process_changes_the_store)
+{
+    shared_pair sp;
+    shared_pair_open(&sp);
+    uint32_t first, again, later;
+
+    ck_assert(aud_remote_refresh(sp.a));
+    ck_assert(aud_remote_quiet(sp.a, &first));
+    ck_assert(aud_remote_quiet(sp.a, &again)); /* from the snapshot */
+    ck_assert_uint_eq(first, again);
+    /* b sees a new kid once AudKeyRefreshMin has passed, long before the
+     * scheduled refresh, and fetches the new set into the store. */
+    route_jwks(&sp.net, JWKS_URL, "k2", NULL, -1);
+    sp.now += 61;
+    ck_assert(aud_remote_quiet(sp.a, &again));
+    aud_key_source sb = aud_remote_key_source(sp.b);
+    sb.kid_missing(sb.baton, "k2");
+    ck_assert_int_eq(sp.net.calls, 2);
+    ck_assert(!aud_remote_quiet(sp.a, &again));
+    aud_key_source sa = aud_remote_key_source(sp.a);
+    const aud_keyset *ka = sa.acquire(sa.baton, &ts_ignored_generation); /* takes the new document in */
+    ck_assert_ptr_nonnull(ka);
+    sa.release(sa.baton, ka);
+    ck_assert(aud_remote_quiet(sp.a, &later));
+    ck_assert_uint_ne(first, later);
+    shared_pair_close(&sp);
+}
+END_TEST
+
 /* One fetch serves both. */
 START_TEST(one_store_one_fetch_for_every_user)
 {
@@ -1585,6 +1618,7 @@ Suite *suite_remote(void)
 
     TCase *threads = tcase_create("threads");
     tcase_add_test(threads, one_store_one_fetch_for_every_user);
+    tcase_add_test(threads, quiet_ends_when_another_process_changes_the_store);
     tcase_add_test(threads, a_reading_taken_before_a_claim_does_not_start_a_second_fetch);
     tcase_add_test(threads, many_threads_share_one_fetch_at_a_time);
     tcase_add_test(threads, checks_wait_for_the_first_fetch);

@@ -5,9 +5,10 @@ One httpd (event MPM, two processes) on 127.0.0.1 serves the same small
 static JSON file from these locations:
 
   noauth         no authentication
-  noauth-410     no authentication, refused (mod_alias "Redirect gone"): the
-                 baseline of the refusal mixes, since a refusal skips serving
-                 the file and an error response costs httpd less than a file
+  noauth-403     no authentication, refused by "Require all denied" at the
+                 same stage of the request (after the same walks and stat),
+                 with authz_core's log line turned off there: the baseline of
+                 the refusal mixes, since a refusal skips serving the file
   aud            mod_auth_aud: AuthType Bearer, AudAllow, AudIssuer, a JWKS
                  file with an RS256, an ES256 and an EdDSA key; audit log off
   aud+audit      the same location through a second port whose virtual host
@@ -41,7 +42,7 @@ its own offset so that no thread replays another's recent tokens):
 Measurement: the user+system CPU time of every httpd process (parent and
 children, read from /proc while they run) over one wrk run, divided by the
 requests wrk completed; minus the no-auth location's figure of the same round:
-"added CPU per request"; for the refusal mixes minus the noauth-410
+"added CPU per request"; for the refusal mixes minus the noauth-403
 location's instead. Every location/mix runs once per round, the order
 rotated from round to round; the table gives medians over rounds and each
 peer's added cost as a multiple of mod_auth_aud's (audit log off).
@@ -224,7 +225,15 @@ KeepAlive On
 MaxKeepAliveRequests 0
 TypesConfig /etc/mime.types
 AddType application/json .json
+# What the file costs to serve is the same for every location and is
+# subtracted, but per-request mmap/munmap (TLB shoot-downs across the
+# process's threads) and .htaccess look-ups in every parent directory add
+# noise to everything measured beside them.
+EnableMMAP Off
 DocumentRoot "{root}/htdocs"
+<Directory />
+    AllowOverride None
+</Directory>
 <Directory "{root}/htdocs">
     Require all granted
 </Directory>
@@ -452,7 +461,7 @@ def peers_mode(args, httpd, modules, module, root):
     ports = [free_port(), free_port()]
     conf = common_config(root, ports, modules, args.server_threads, f'LoadModule auth_aud_module "{module}"')
     conf += aud_location("/aud", root / "keys.jwks")
-    conf += "Redirect gone /noauth-410\n"
+    conf += "<Location /noauth-403>\n    Require all denied\n    LogLevel authz_core:crit\n</Location>\n"
     conf += peer_config(root, keys, peers)
     # The audit log is a per-server setting: a second port, same locations.
     conf += f"""
@@ -487,7 +496,7 @@ def peers_mode(args, httpd, modules, module, root):
         base = {"aud": f"http://127.0.0.1:{ports[0]}/aud/x", "aud+audit": f"http://127.0.0.1:{ports[1]}/aud/x",
                 "openidc": f"http://127.0.0.1:{ports[0]}/openidc/x", "oauth2": f"http://127.0.0.1:{ports[0]}/oauth2/x"}
         runs = [(server, ("noauth", "p"), f"http://127.0.0.1:{ports[0]}/noauth/x", [], True),
-                (server, ("noauth", "refused"), f"http://127.0.0.1:{ports[0]}/noauth-410/x", [], False)]
+                (server, ("noauth", "refused"), f"http://127.0.0.1:{ports[0]}/noauth-403/x", [], False)]
         for loc in usable:
             for mix, _, ok in MIXES:
                 if mix in need and need[mix] not in usable[loc]:
@@ -530,7 +539,7 @@ def table_peers(args, usable, added, per_req, loglines):
                 # ratio is given as the bound that 5 µs would give.
                 row.append(f"≥ {b / 5.0:.1f}x" if b > 0 else "—")
         lines.append("| " + " | ".join(row) + " |")
-    lines.append(f"\nno-auth location: {per_req[('noauth', 'p')]:.1f} µs httpd CPU per request, no-auth 410 "
+    lines.append(f"\nno-auth location: {per_req[('noauth', 'p')]:.1f} µs httpd CPU per request, no-auth 403 "
                  f"refusal: {per_req[('noauth', 'refused')]:.1f} µs; cells are the added CPU per request over the "
                  f"first (accepting mixes) or the second (refused mixes) (median of {args.rounds} interleaved rounds of {args.duration} s, "
                  f"wrk -t{args.threads} -c{args.connections}). Where mod_auth_aud adds less than 5 µs "

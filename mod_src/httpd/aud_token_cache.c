@@ -34,7 +34,8 @@ typedef struct entry {
     aud_tc_key key;
     double valid_until;
     uint32_t reasons;
-    size_t ring_slot; /* where its ring holds it */
+    int kind;         /* KIND_ACCEPTED or KIND_REFUSED: which ring holds it */
+    size_t ring_slot; /* and where */
     /* Offsets into blob, UINT32_MAX for NULL. */
     uint32_t offset[N_STRINGS];
     size_t blob_len;
@@ -221,6 +222,7 @@ void aud_tc_insert(const aud_tc_key *key, double valid_until, const aud_tc_verdi
     e->key = *key;
     e->valid_until = valid_until;
     e->reasons = v.reasons;
+    e->kind = v.reasons == 0 ? KIND_ACCEPTED : KIND_REFUSED;
     e->blob_len = total;
     p = e->blob;
     for (size_t i = 0; i < N_STRINGS; i++) {
@@ -235,36 +237,30 @@ void aud_tc_insert(const aud_tc_key *key, double valid_until, const aud_tc_verdi
     }
 
     sh = shard_of(key);
-    rg = &sh->rings[v.reasons == 0 ? KIND_ACCEPTED : KIND_REFUSED];
+    rg = &sh->rings[e->kind];
     if (apr_thread_mutex_lock(sh->lock) != APR_SUCCESS) {
         free(e);
         return;
     }
     entry **old = find(sh, key);
-    if (old != NULL && (*old)->offset[TOKEN_FIELDS] == UINT32_MAX && e->offset[TOKEN_FIELDS] != UINT32_MAX) {
-        /* The same verdict, now with the audit record's token fields (which
-         * are built only for servers that write records): this one takes
-         * the old one's place in its chain and its ring. */
-        evicted = *old;
-        e->chain = evicted->chain;
-        e->ring_slot = evicted->ring_slot;
-        if (e->valid_until < evicted->valid_until)
-            e->valid_until = evicted->valid_until;
-        *old = e;
-        rg->slots[e->ring_slot] = e;
-        apr_thread_mutex_unlock(sh->lock);
-        free(evicted);
-        return;
-    }
-    if (old != NULL) {
-        /* Another thread got there first, or an expired entry for this token
-         * is still here: keep one entry per token, the later expiry. The
-         * verdict is the same, having the same key. */
-        if ((*old)->valid_until < valid_until)
-            (*old)->valid_until = valid_until;
+    if (old != NULL && (*old)->reasons == e->reasons && (*old)->valid_until >= valid_until &&
+        ((*old)->offset[TOKEN_FIELDS] != UINT32_MAX || e->offset[TOKEN_FIELDS] == UINT32_MAX)) {
+        /* Another thread got there first with the same verdict. */
         apr_thread_mutex_unlock(sh->lock);
         free(e);
         return;
+    }
+    if (old != NULL) {
+        /* The newer judgement wins: the old entry has run out (a verdict
+         * on the same token under the same settings and keys changes only
+         * then, as when an AudAllowUntil day has passed: accepted before,
+         * refused now; an old verdict must never be stretched to the new
+         * one's expiry), or it lacks the record's token fields. It goes
+         * from its chain and from its own ring. */
+        entry *gone = *old;
+        *old = gone->chain;
+        sh->rings[gone->kind].slots[gone->ring_slot] = NULL;
+        free(gone);
     }
     evicted = rg->slots[rg->next];
     if (evicted != NULL)

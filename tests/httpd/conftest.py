@@ -388,6 +388,9 @@ class Httpd:
         self.extra = extra
         self.audit_log_directive = audit_log
         self.stderr_path = self.logs / "stderr.txt"
+        # More environment for apache2; a preload here comes after
+        # AUD_HTTPD_PRELOAD's (the sanitizer runtime must be first).
+        self.extra_env = {}
 
     # ---------------------------------------------------------- config
     def base_config(self) -> str:
@@ -465,8 +468,11 @@ Header always set X-Env-Reason "%{{AUD_REASON}}e"
     def start(self):
         self.write()
         self.stderr = open(self.stderr_path, "ab")
+        env = httpd_env()
+        for name, value in self.extra_env.items():
+            env[name] = f"{env[name]} {value}" if name == "LD_PRELOAD" and env.get(name) else value
         self.proc = subprocess.Popen([APACHE2, "-f", str(self.conf), "-DFOREGROUND"],
-                                     stdout=self.stderr, stderr=self.stderr, env=httpd_env())
+                                     stdout=self.stderr, stderr=self.stderr, env=env)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -2,12 +2,14 @@
 refusal taken from it must be the very answer the verifier gave, and must
 not outlive what made it true. Each test sends its requests on one
 connection, so that they reach one child and its cache."""
+import calendar
 import http.client
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import ISSUER, bearer, start_server
+from conftest import ISSUER, Httpd, bearer, check_error_log, start_server
 
 LOCATIONS = (
     bearer("/tc", "Cache API", "AudLeeway 0", "AudErrorDetail On", f"AudIssuer {ISSUER}", "Require valid-user",
@@ -98,3 +100,44 @@ def test_a_verdict_belongs_to_the_location_that_reached_it(tc_httpd, mint):
             assert accepted.status == 200 and accepted.backend_env()["SUB"] == "bob"
     finally:
         conn.close()
+
+
+FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
+
+
+def test_an_acceptance_that_ran_out_is_not_stretched_by_the_refusal_after_it(workdir, keys, mint):
+    # Pins: an AudAllowUntil audience, accepted and cached on its last day,
+    # is refused from the next day on; the refusal then replaces the old
+    # acceptance in the cache. An early version of the refusal cache kept
+    # the old entry and gave it the refusal's expiry, so the next request
+    # was accepted again from the cache. httpd runs on a clock (libfaketime)
+    # that reaches midnight five seconds after it starts.
+    assert FAKETIME.exists(), "libfaketime is missing: scripts/deps installs it"
+    start = calendar.timegm((2026, 12, 31, 23, 59, 55))
+    server = Httpd(workdir / "sunset", keys,
+                   locations=bearer("/sunset", "Sunset API", "AudAllowUntil 2026-12-31 api://sunset",
+                                    "Require valid-user", allow="api://tc"))
+    server.extra_env = {"LD_PRELOAD": str(FAKETIME), "FAKETIME": "@2026-12-31 23:59:55",
+                        "FAKETIME_DONT_RESET": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    started = time.time()
+    server.start()
+    try:
+        token = mint.rs256(aud="api://sunset", iat=start - 60, exp=start + 3600)
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            last_day = server.request(conn, "/sunset/x", token=token)
+            assert time.time() - started < 4.5, "too slow to ask before midnight"
+            assert last_day.status == 200, last_day.body
+            hints = [h["code"] for h in server.audit_for(last_day.request_id)["hints"]]
+            assert hints == ["deprecated_audience"], hints
+            time.sleep(max(0.0, started + 6.0 - time.time()))
+            after = [server.request(conn, "/sunset/x", token=token) for _ in range(3)]
+        finally:
+            conn.close()
+        assert [r.status for r in after] == [401, 401, 401]
+        for r in after:
+            rec = server.audit_for(r.request_id)
+            assert rec["reasons"] == ["aud_mismatch"] and rec["decision"] == "reject"
+        check_error_log(server.error_log.read_text(), [])
+    finally:
+        server.stop()

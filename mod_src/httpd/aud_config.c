@@ -25,8 +25,8 @@ APLOG_USE_MODULE(auth_aud);
 #define AUD_LEEWAY_MAX 3600.0
 #define AUD_TOKEN_SIZE_MIN 64
 #define AUD_TOKEN_SIZE_MAX (1024 * 1024)
-/* Accepted tokens remembered per process (AudCacheEntries): a few hundred
- * bytes each. */
+/* Accepted tokens remembered per process (AudCacheEntries; a quarter as
+ * many refusals on top): a few hundred bytes each. */
 #define AUD_CACHE_DEFAULT 8192
 #define AUD_CACHE_MAX 1000000
 

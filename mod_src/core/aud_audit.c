@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aud_buf.h"
 #include "aud_claim.h"
 #include "aud_time.h"
 
@@ -144,39 +145,7 @@ static void put(json_t *obj, const char *key, json_t *value)
  * rest of a cached request. The output is byte for byte what
  * json_dumps(safe_string(...), AUD_AUDIT_DUMP_FLAGS) gives (a unit test
  * compares the two on hostile strings). */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    bool failed;
-} text_buf;
-
-static void tb_put(text_buf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void tb_str(text_buf *b, const char *s)
-{
-    tb_put(b, s, strlen(s));
-}
-
-static void tb_escape(text_buf *b, uint32_t cp)
+static void record_escape(aud_buf *b, uint32_t cp)
 {
     char seq[16];
     int n;
@@ -188,22 +157,22 @@ static void tb_escape(text_buf *b, uint32_t cp)
     } else {
         n = snprintf(seq, sizeof seq, "\\u%04X", (unsigned)cp);
     }
-    tb_put(b, seq, (size_t)n);
+    aud_buf_put(b, seq, (size_t)n);
 }
 
 /* s as safe_string would keep it, as a JSON string with only ASCII; null
  * for NULL. */
-static void tb_json_string(text_buf *b, const char *in, size_t max)
+static void record_string(aud_buf *b, const char *in, size_t max)
 {
     const unsigned char *s = (const unsigned char *)in;
     size_t in_len, kept = 0;
 
     if (in == NULL) {
-        tb_put(b, "null", 4);
+        aud_buf_put(b, "null", 4);
         return;
     }
     in_len = strlen(in);
-    tb_put(b, "\"", 1);
+    aud_buf_put(b, "\"", 1);
     for (size_t i = 0; i < in_len;) {
         /* A run of printable ASCII other than the two that need a backslash. */
         size_t run = 0;
@@ -211,7 +180,7 @@ static void tb_json_string(text_buf *b, const char *in, size_t max)
                s[i + run] != '"' && s[i + run] != '\\')
             run++;
         if (run > 0) {
-            tb_put(b, in + i, run);
+            aud_buf_put(b, in + i, run);
             i += run;
             kept += run;
             continue;
@@ -222,7 +191,7 @@ static void tb_json_string(text_buf *b, const char *in, size_t max)
             break;
         kept += add;
         if (n == 0) {
-            tb_escape(b, 0xFFFD);
+            record_escape(b, 0xFFFD);
             i++;
             continue;
         }
@@ -232,22 +201,18 @@ static void tb_json_string(text_buf *b, const char *in, size_t max)
             static const char *const named[0x20] = {['\b'] = "\\b", ['\f'] = "\\f", ['\n'] = "\\n",
                                                     ['\r'] = "\\r", ['\t'] = "\\t"};
             if (c == '"')
-                tb_put(b, "\\\"", 2);
+                aud_buf_put(b, "\\\"", 2);
             else if (c == '\\')
-                tb_put(b, "\\\\", 2);
+                aud_buf_put(b, "\\\\", 2);
             else if (named[c] != NULL)
-                tb_put(b, named[c], 2);
+                aud_buf_put(b, named[c], 2);
             else
-                tb_escape(b, c);
+                record_escape(b, c);
             continue;
         }
-        static const unsigned char lead_mask[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
-        uint32_t cp = s[i - n] & lead_mask[n];
-        for (size_t k = 1; k < n; k++)
-            cp = (cp << 6) | (s[i - n + k] & 0x3F);
-        tb_escape(b, cp);
+        record_escape(b, aud_utf8_code_point(s + i - n, n));
     }
-    tb_put(b, "\"", 1);
+    aud_buf_put(b, "\"", 1);
 }
 
 /* The members of obj as JSON text without the enclosing braces. */
@@ -298,31 +263,31 @@ char *aud_audit_token_fields(const aud_result *result, size_t *len)
 char *aud_audit_record_with_fields(const aud_audit_request *req, const char *token_fields, size_t *len)
 {
     char when[64], status[24];
-    text_buf hb = {0}, tb = {0};
+    aud_buf hb = {0}, tb = {0};
     char *head, *tail, *line = NULL;
     size_t head_len = 0, fields_len, tail_len;
 
     if (token_fields == NULL)
         return NULL;
     aud_time_format_rfc3339(req->time, when, sizeof when);
-    tb_str(&hb, "\"time\":");
-    tb_json_string(&hb, when, sizeof when);
-    tb_str(&hb, ",\"api\":");
-    tb_json_string(&hb, req->api, AUD_AUDIT_MAX_VALUE);
-    tb_str(&hb, ",\"uri\":");
-    tb_json_string(&hb, req->uri, AUD_AUDIT_MAX_URI);
-    tb_str(&hb, ",\"method\":");
-    tb_json_string(&hb, req->method, AUD_AUDIT_MAX_VALUE);
-    tb_str(&hb, ",\"client_ip\":");
-    tb_json_string(&hb, req->client_ip, AUD_AUDIT_MAX_VALUE);
+    aud_buf_str(&hb, "\"time\":");
+    record_string(&hb, when, sizeof when);
+    aud_buf_str(&hb, ",\"api\":");
+    record_string(&hb, req->api, AUD_AUDIT_MAX_VALUE);
+    aud_buf_str(&hb, ",\"uri\":");
+    record_string(&hb, req->uri, AUD_AUDIT_MAX_URI);
+    aud_buf_str(&hb, ",\"method\":");
+    record_string(&hb, req->method, AUD_AUDIT_MAX_VALUE);
+    aud_buf_str(&hb, ",\"client_ip\":");
+    record_string(&hb, req->client_ip, AUD_AUDIT_MAX_VALUE);
     snprintf(status, sizeof status, "%d", req->status);
-    tb_str(&hb, ",\"status\":");
-    tb_str(&hb, req->status > 0 ? status : "null");
-    tb_str(&hb, ",\"mode\":");
-    tb_json_string(&hb, aud_mode_word(req->mode), AUD_AUDIT_MAX_VALUE);
-    tb_str(&hb, ",\"decision\":");
-    tb_json_string(&hb, aud_decision_word(req->decision), AUD_AUDIT_MAX_VALUE);
-    tb_json_string(&tb, req->request_id, AUD_AUDIT_MAX_VALUE);
+    aud_buf_str(&hb, ",\"status\":");
+    aud_buf_str(&hb, req->status > 0 ? status : "null");
+    aud_buf_str(&hb, ",\"mode\":");
+    record_string(&hb, aud_mode_word(req->mode), AUD_AUDIT_MAX_VALUE);
+    aud_buf_str(&hb, ",\"decision\":");
+    record_string(&hb, aud_decision_word(req->decision), AUD_AUDIT_MAX_VALUE);
+    record_string(&tb, req->request_id, AUD_AUDIT_MAX_VALUE);
     head = hb.failed ? NULL : hb.p;
     head_len = hb.len;
     tail = tb.failed ? NULL : tb.p;

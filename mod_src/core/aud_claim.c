@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aud_buf.h"
 #include "aud_claim.h"
 #include "aud_text.h"
 
@@ -352,46 +353,19 @@ bool aud_claim_case_near(const aud_claim_word *list, size_t n, const char *wante
 
 /* ---- values for backends ---- */
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-    bool failed;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->cap - b->n <= n) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->n <= n)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void put_json_string(sbuf *b, const char *s, size_t n)
+static void put_json_string(aud_buf *b, const char *s, size_t n)
 {
     json_t *tmp = json_stringn(s, n);
     char *text = tmp ? json_dumps(tmp, JSON_ENCODE_ANY) : NULL;
     if (text == NULL)
         b->failed = true;
     else
-        put(b, text, strlen(text));
+        aud_buf_put(b, text, strlen(text));
     free(text);
     json_decref(tmp);
 }
 
-static void put_value(sbuf *b, const json_t *v, int depth)
+static void put_value(aud_buf *b, const json_t *v, int depth)
 {
     char buf[AUD_CLAIM_SCALAR_SIZE];
     size_t i;
@@ -408,34 +382,34 @@ static void put_value(sbuf *b, const json_t *v, int depth)
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         bool first = true;
-        put(b, "{", 1);
+        aud_buf_put(b, "{", 1);
         json_object_foreach((json_t *)v, key, e)
         {
             if (!first)
-                put(b, ",", 1);
+                aud_buf_put(b, ",", 1);
             first = false;
             put_json_string(b, key, strlen(key));
-            put(b, ":", 1);
+            aud_buf_put(b, ":", 1);
             put_value(b, e, depth + 1);
         }
-        put(b, "}", 1);
+        aud_buf_put(b, "}", 1);
         break;
     }
     case JSON_ARRAY:
-        put(b, "[", 1);
+        aud_buf_put(b, "[", 1);
         json_array_foreach(v, i, e)
         {
             if (i > 0)
-                put(b, ",", 1);
+                aud_buf_put(b, ",", 1);
             put_value(b, e, depth + 1);
         }
-        put(b, "]", 1);
+        aud_buf_put(b, "]", 1);
         break;
     case JSON_STRING: put_json_string(b, json_string_value(v), json_string_length(v)); break;
-    case JSON_NULL: put(b, "null", 4); break;
+    case JSON_NULL: aud_buf_put(b, "null", 4); break;
     default:
         if (aud_claim_scalar_text(v, buf, sizeof buf))
-            put(b, buf, strlen(buf));
+            aud_buf_put(b, buf, strlen(buf));
         else
             b->failed = true;
         break;
@@ -470,7 +444,7 @@ static char *percent_encode(const char *s, size_t n)
 
 char *aud_claim_value_text(const json_t *value)
 {
-    sbuf b = {0};
+    aud_buf b = {0};
     char *out;
 
     if (value == NULL)
@@ -478,7 +452,7 @@ char *aud_claim_value_text(const json_t *value)
     if (json_is_string(value))
         return percent_encode(json_string_value(value), json_string_length(value));
     put_value(&b, value, 0);
-    out = b.failed ? NULL : percent_encode(b.p ? b.p : "", b.n);
+    out = b.failed ? NULL : percent_encode(b.p ? b.p : "", b.len);
     free(b.p);
     return out;
 }

@@ -6,15 +6,6 @@
 
 #include "aud_utf8.h"
 
-static uint32_t code_point(const unsigned char *s, size_t n)
-{
-    static const unsigned char lead_mask[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
-    uint32_t cp = s[0] & lead_mask[n];
-    for (size_t i = 1; i < n; i++)
-        cp = (cp << 6) | (s[i] & 0x3F);
-    return cp;
-}
-
 /* Characters that reorder, split or hide the text around them. */
 static bool disruptive(uint32_t cp)
 {
@@ -42,7 +33,7 @@ const char *aud_text_quote(const char *s, size_t len, size_t max_chars, char *ou
             continue;
         }
         size_t n = aud_utf8_char_length(in + i, len - i);
-        size_t add = (n == 0 || disruptive(code_point(in + i, n))) ? 1 : n;
+        size_t add = (n == 0 || disruptive(aud_utf8_code_point(in + i, n))) ? 1 : n;
         if (o + add > room)
             break;
         if (add == 1 && (n != 1 || disruptive(in[i])))

@@ -1,6 +1,13 @@
 #include "aud_utf8.h"
 
-#include <stdint.h>
+uint32_t aud_utf8_code_point(const unsigned char *s, size_t n)
+{
+    static const unsigned char lead_mask[] = {0, 0x7F, 0x1F, 0x0F, 0x07};
+    uint32_t cp = s[0] & lead_mask[n];
+    for (size_t i = 1; i < n; i++)
+        cp = (cp << 6) | (s[i] & 0x3F);
+    return cp;
+}
 
 size_t aud_utf8_char_length(const unsigned char *s, size_t n)
 {

@@ -9,16 +9,16 @@
 #include "http_protocol.h"
 
 #include "aud_audit.h"
+#include "aud_audit_batch.h"
 #include "aud_hint.h"
 #include "aud_request_state.h"
 
 APLOG_USE_MODULE(auth_aud);
 
-static volatile apr_uint32_t last_write_fail_log;
-
 int aud_audit_log_open(apr_pool_t *pconf, server_rec *s)
 {
     apr_hash_t *opened = apr_hash_make(pconf);
+    aud_audit_sink *sink;
 
     for (; s != NULL; s = s->next) {
         aud_server_conf *sconf = ap_get_module_config(s->module_config, &auth_aud_module);
@@ -26,8 +26,8 @@ int aud_audit_log_open(apr_pool_t *pconf, server_rec *s)
 
         if (sconf->audit_log == NULL)
             continue;
-        fd = apr_hash_get(opened, sconf->audit_log, APR_HASH_KEY_STRING);
-        if (fd == NULL) {
+        sink = apr_hash_get(opened, sconf->audit_log, APR_HASH_KEY_STRING);
+        if (sink == NULL) {
             if (sconf->audit_log[0] == '|') {
                 piped_log *pl = ap_open_piped_log(pconf, sconf->audit_log + 1);
                 if (pl == NULL) {
@@ -51,9 +51,10 @@ int aud_audit_log_open(apr_pool_t *pconf, server_rec *s)
                     return HTTP_INTERNAL_SERVER_ERROR;
                 }
             }
-            apr_hash_set(opened, sconf->audit_log, APR_HASH_KEY_STRING, fd);
+            sink = aud_audit_sink_make(pconf, fd, sconf->audit_log, sconf->audit_log[0] == '|');
+            apr_hash_set(opened, sconf->audit_log, APR_HASH_KEY_STRING, sink);
         }
-        sconf->audit_fd = fd;
+        sconf->audit_sink = sink;
     }
     return OK;
 }
@@ -121,7 +122,7 @@ bool aud_audit_log_wanted(const request_rec *r)
 {
     const aud_server_conf *sconf = ap_get_module_config(r->server->module_config, &auth_aud_module);
 
-    return sconf->audit_fd != NULL;
+    return sconf->audit_sink != NULL;
 }
 
 int aud_audit_log_write(request_rec *r)
@@ -132,12 +133,11 @@ int aud_audit_log_write(request_rec *r)
     aud_audit_request req;
     char *line;
     size_t len = 0;
-    apr_status_t rv;
 
     if (st == NULL || !st->kept)
         return DECLINED;
     sconf = ap_get_module_config(st->server->module_config, &auth_aud_module);
-    if (sconf->audit_fd == NULL)
+    if (sconf->audit_sink == NULL)
         return DECLINED;
     while (last->next != NULL)
         last = last->next;
@@ -158,13 +158,7 @@ int aud_audit_log_write(request_rec *r)
     line = aud_audit_record_with_fields(&req, st->token_fields, &len);
     if (line == NULL)
         return DECLINED;
-    /* One write of the whole line to a file opened for appending: the
-     * kernel places it at the end atomically, so records from other threads
-     * and processes never interleave. */
-    rv = apr_file_write_full(sconf->audit_fd, line, len, NULL);
+    aud_audit_sink_write(sconf->audit_sink, line, len);
     free(line);
-    if (rv != APR_SUCCESS && aud_rate_limit_ok(&last_write_fail_log))
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, AUDLOGNO(0004) "cannot write to the audit log %s",
-                      sconf->audit_log);
     return DECLINED;
 }

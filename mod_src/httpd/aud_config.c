@@ -29,6 +29,9 @@ APLOG_USE_MODULE(auth_aud);
  * many refusals on top): a few hundred bytes each. */
 #define AUD_CACHE_DEFAULT 8192
 #define AUD_CACHE_MAX 1000000
+/* How long an audit record may wait in its thread's batch. */
+#define AUD_AUDIT_BUFFER_DEFAULT 1
+#define AUD_AUDIT_BUFFER_MAX 60
 
 /* Per config cycle (reset in pre_config; only touched while the single
  * parent process reads configuration). */
@@ -135,6 +138,7 @@ void *aud_config_create_server(apr_pool_t *p, server_rec *s)
     aud_server_conf *sconf = apr_pcalloc(p, sizeof *sconf);
 
     sconf->cache_entries = AUD_CACHE_DEFAULT;
+    sconf->audit_buffer = AUD_AUDIT_BUFFER_DEFAULT;
     return sconf;
 }
 
@@ -147,6 +151,7 @@ void *aud_config_merge_server(apr_pool_t *p, void *basev, void *addv)
 
     m->set = base->set | add->set;
     m->cache_entries = (add->set & AUD_SRV_SET_CACHE_ENTRIES) ? add->cache_entries : base->cache_entries;
+    m->audit_buffer = (add->set & AUD_SRV_SET_AUDIT_BUFFER) ? add->audit_buffer : base->audit_buffer;
     m->audit_log = add->audit_log ? add->audit_log : base->audit_log;
     m->ca_file = add->ca_file ? add->ca_file : base->ca_file;
     m->rk.refresh = add->rk.refresh > 0 ? add->rk.refresh : base->rk.refresh;
@@ -518,6 +523,21 @@ static const char *set_audit_log(cmd_parms *cmd, void *cfg, const char *arg)
     return NULL;
 }
 
+static const char *set_audit_buffer(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    aud_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &auth_aud_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long v = 0;
+
+    if (err == NULL && strcasecmp(arg, "off") != 0)
+        err = aud_config_whole_number(cmd, arg, 1, AUD_AUDIT_BUFFER_MAX, "seconds (or Off)", &v);
+    if (err != NULL)
+        return err;
+    sconf->audit_buffer = v;
+    sconf->set |= AUD_SRV_SET_AUDIT_BUFFER;
+    return NULL;
+}
+
 static const char *set_cache_entries(cmd_parms *cmd, void *cfg, const char *arg)
 {
     aud_server_conf *sconf = ap_get_module_config(cmd->server->module_config, &auth_aud_module);
@@ -584,6 +604,8 @@ const command_rec aud_config_cmds[] = {
     AP_INIT_TAKE2("AudClaimEnv", add_claim_out, NULL, ACCESS_CONF,
                   "a claim (name or /json/pointer) and the environment variable that carries it to the backend"),
     AP_INIT_TAKE1("AudAuditLog", set_audit_log, NULL, RSRC_CONF, "where audit records go: a file path or \"|command\""),
+    AP_INIT_TAKE1("AudAuditLogBuffer", set_audit_buffer, NULL, RSRC_CONF,
+                  "the most seconds an audit record waits in its thread's batch (default 1), or Off: one write per record"),
     AP_INIT_TAKE1("AudCacheEntries", set_cache_entries, NULL, RSRC_CONF,
                   "accepted tokens each process remembers, so as not to verify them again (0: off)"),
     {NULL}};

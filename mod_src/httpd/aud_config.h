@@ -103,13 +103,14 @@ typedef struct {
     const struct aud_vnode *node;
 } aud_dir_conf;
 
-enum { AUD_SRV_SET_CACHE_ENTRIES = 1u << 0 };
+enum { AUD_SRV_SET_CACHE_ENTRIES = 1u << 0, AUD_SRV_SET_AUDIT_BUFFER = 1u << 1 };
 
 typedef struct {
     unsigned set;          /* AUD_SRV_SET_* */
     const char *audit_log; /* path or "|command"; NULL: no audit log */
-    apr_file_t *audit_fd;  /* opened in post_config */
-    long cache_entries;    /* AudCacheEntries: main server only */
+    struct aud_audit_sink *audit_sink; /* opened in post_config */
+    long cache_entries;                /* AudCacheEntries: main server only */
+    long audit_buffer;                 /* AudAuditLogBuffer seconds, 0: off; main server only */
     /* Remote keys: defaults for the sources of this server's sections. */
     aud_rk_settings rk;
     const char *ca_file; /* AudCAFile; NULL: the system store */

@@ -15,6 +15,7 @@
  *   aud_request_state.h   what one request carries between hooks
  *   aud_authz.c           Require aud-*: authorization on what a token grants
  *   aud_audit_log.c       the audit record of each request, written at logging
+ *   aud_audit_batch.c     audit records gathered per thread, written in batches
  *   aud_httpd_log.c       this header's shared functions */
 #ifndef AUD_MODULE_H
 #define AUD_MODULE_H

@@ -13,6 +13,7 @@
 #include "http_request.h"
 #include "mod_auth.h"
 
+#include "aud_audit_batch.h"
 #include "aud_audit_log.h"
 #include "aud_authz.h"
 #include "aud_config.h"
@@ -29,6 +30,7 @@ static int hook_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     json_object_seed(0);
     aud_config_pre_config(pconf);
     aud_rk_pre_config(pconf);
+    aud_audit_batch_pre_config(pconf);
     return OK;
 }
 
@@ -79,6 +81,7 @@ static void hook_child_init(apr_pool_t *pchild, server_rec *s)
     const aud_server_conf *sconf = ap_get_module_config(s->module_config, &auth_aud_module);
 
     aud_tc_init(pchild, (size_t)sconf->cache_entries);
+    aud_audit_batch_child_init(pchild, s, sconf->audit_buffer);
     aud_rk_child_init(pchild, s);
 }
 

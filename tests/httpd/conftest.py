@@ -373,7 +373,7 @@ def start_server(workdir, keys, name, locations, extra="", prepare=None):
 
 class Httpd:
     def __init__(self, root: Path, keys: Keys, locations: str = LOCATIONS, extra: str = "",
-                 audit_log: str = "logs/audit.log"):
+                 audit_log: str = "logs/audit.log", audit_buffer: str = "Off"):
         self.root = root
         self.keys = keys
         self.port = free_port()
@@ -387,6 +387,9 @@ class Httpd:
         self.locations = locations
         self.extra = extra
         self.audit_log_directive = audit_log
+        # Records written as each request ends, so that a test reads them at
+        # once; test_audit_batch.py runs the batched default (None: no line).
+        self.audit_buffer = audit_buffer
         self.stderr_path = self.logs / "stderr.txt"
         # More environment for apache2; a preload here comes after
         # AUD_HTTPD_PRELOAD's (the sanitizer runtime must be first).
@@ -439,6 +442,7 @@ AliasMatch "^/(?!cgi/)[^.]*$" "{self.htdocs}/api.json"
 LogFormat "%h \\"%u\\" \\"%r\\" %>s %{{AUD_DECISION}}e %{{AUD_REASON}}e %{{UNIQUE_ID}}e" aud
 CustomLog "{self.access_log}" aud
 {f'AudAuditLog "{self.audit_log_directive}"' if self.audit_log_directive else ""}
+{f'AudAuditLogBuffer {self.audit_buffer}' if self.audit_buffer else ""}
 
 Header always set X-Request-Id "%{{UNIQUE_ID}}e"
 Header always set X-User "expr=%{{REMOTE_USER}}"

@@ -118,6 +118,17 @@ def test_audit_log_only_at_server_level(config_test):
     refused(config_test, "AudAuditLog logs/x.log", "AudAuditLog", "not allowed in <Location>")
 
 
+@pytest.mark.parametrize("value", ["0", "61", "abc", "1.5", "-1", "on"])
+def test_bad_audit_log_buffer(config_test, value):
+    refused(config_test, "AudAllow api://x", "AudAuditLogBuffer", f"'{value}' is not a whole number",
+            extra=f"AudAuditLogBuffer {value}\n")
+
+
+def test_audit_log_buffer_only_in_main_server(config_test):
+    refused(config_test, "AudAllow api://x", "AudAuditLogBuffer", "cannot occur within",
+            extra="<VirtualHost 127.0.0.1:*>\n    AudAuditLogBuffer 5\n</VirtualHost>\n")
+
+
 def test_identical_key_files_are_loaded_once(config_test, keys):
     """A JWKS with one unusable key warns while loading: shared by two
     sections, it must warn once (one load), not twice."""

@@ -7,7 +7,11 @@ traffic: no request fails (no 5xx, no refused or reset connection: every
 request opens a fresh connection and is never retried), and each response
 has exactly one audit record, in the log of the host it went to, that
 matches it by request id (mod_unique_id) with the status and decision the
-client saw, each record one valid JSON line.
+client saw, each record one valid JSON line. Run twice: with the records
+batched per thread (the default AudAuditLogBuffer: each process's batches
+must reach both logs when its generation ends, and the pipe must get whole
+records however the two processes' batches meet there) and written one by
+one.
 """
 import http.client
 import json
@@ -36,9 +40,9 @@ LOCATIONS = """
 """
 
 
-@pytest.fixture(scope="module")
-def load_httpd(workdir, keys):
-    root = workdir / "restart-load"
+@pytest.fixture(scope="module", params=[None, "Off"], ids=["batched", "one-by-one"])
+def load_httpd(workdir, keys, request):
+    root = workdir / f"restart-load-{request.param or 'batched'}"
     piped = root / "logs" / "piped-audit.log"
     vhosts = f"""
 <VirtualHost 127.0.0.1:*>
@@ -49,7 +53,7 @@ def load_httpd(workdir, keys):
     AudAuditLog "|/bin/sh -c 'cat >> {piped}'"
 </VirtualHost>
 """
-    server = Httpd(root, keys, locations=LOCATIONS, extra=vhosts)
+    server = Httpd(root, keys, locations=LOCATIONS, extra=vhosts, audit_buffer=request.param)
     server.piped = piped
     server.start()
     yield server

@@ -420,6 +420,20 @@ MIXES = [("one", "one RS256 token repeated", True), ("ring5k", "5,000 distinct R
          ("badsig", "bad signature (refused)", False), ("garbage", "garbage after Bearer (refused)", False)]
 
 
+# The floor (bench/mod_bench_verify.c): one bare verification per request.
+FLOORS = [("ring20k", "RS256"), ("es256-20k", "ES256"), ("eddsa-20k", "EdDSA")]
+
+
+def floor_config(floor_module):
+    if floor_module is None:
+        return ""
+    out = [f'LoadModule bench_verify_module "{floor_module}"']
+    for _, alg in FLOORS:
+        out.append(f"<Location /floor-{alg.lower()}>\n    AuthType BenchVerify\n    BenchVerify {alg}\n"
+                   "    Require valid-user\n</Location>")
+    return "\n".join(out) + "\n"
+
+
 def check_locations(ports, keys, locations):
     """{loc: set of algorithms it verifies}; a location that accepts what it must refuse is dropped."""
     port_of = {"aud": ports[0], "aud+audit": ports[1], "openidc": ports[0], "oauth2": ports[0]}
@@ -462,6 +476,11 @@ def peers_mode(args, httpd, modules, module, root):
     conf = common_config(root, ports, modules, args.server_threads, f'LoadModule auth_aud_module "{module}"')
     conf += aud_location("/aud", root / "keys.jwks")
     conf += "<Location /noauth-403>\n    Require all denied\n    LogLevel authz_core:crit\n</Location>\n"
+    floor_module = module.parent.parent / "bench" / ".libs" / "mod_bench_verify.so"
+    if not floor_module.exists():
+        log(f"{floor_module} not found (make bench): no floor rows")
+        floor_module = None
+    conf += floor_config(floor_module)
     conf += peer_config(root, keys, peers)
     # The audit log is a per-server setting: a second port, same locations.
     conf += f"""
@@ -474,6 +493,11 @@ def peers_mode(args, httpd, modules, module, root):
         locations = ["aud", "aud+audit"] + list(peers)
         usable, report = check_locations(ports, keys, locations)
         log("behaviour checks (HTTP status):\n" + "\n".join(report))
+        if floor_module is not None:
+            for _, alg in FLOORS:
+                got = status(ports[0], f"/floor-{alg.lower()}/x", None)
+                if got != 200:
+                    raise SystemExit(f"/floor-{alg.lower()}: {got}, not 200")
         audit = root / "audit.log"
         if "aud+audit" in usable and not (audit.exists() and audit.read_text().count("\n") >= 3):
             raise SystemExit("the audit-log port wrote no audit records")
@@ -502,6 +526,9 @@ def peers_mode(args, httpd, modules, module, root):
                 if mix in need and need[mix] not in usable[loc]:
                     continue
                 runs.append((server, (loc, mix), base[loc], extra[mix], ok))
+        # The same requests as the new-token mixes (the floor ignores them).
+        for mix, alg in FLOORS if floor_module is not None else []:
+            runs.append((server, ("floor", mix), f"http://127.0.0.1:{ports[0]}/floor-{alg.lower()}/x", extra[mix], True))
         # Long enough that each process has seen nearly every token of the ring
         # (at ~7,000 requests/s, each token ~3.5 times per process).
         warm = {(loc, "ring5k"): 5 for loc in usable}
@@ -550,6 +577,16 @@ def table_peers(args, usable, added, per_req, loglines):
         noisy.append(f"{LOC_NAMES[c]} {worst[0]:.1f} ({worst[1]})")
     lines.append("Error-log lines per request at LogLevel warn, the most of any mix (they are part of the cost): "
                  + ", ".join(noisy) + ".")
+    if any(k[0] == "floor" for k in added):
+        lines += ["", "New tokens against the floor: a location whose only work is one bare verification per request "
+                  "(bench/mod_bench_verify.c: hash, then EVP_PKEY_verify on a ready context; EVP_DigestVerify for "
+                  "Ed25519), sent the same requests:", "",
+                  "| new token | floor (bare verification) | mod_auth_aud | mod_auth_aud beyond the floor |",
+                  "|---|---|---|---|"]
+        for mix, alg in FLOORS:
+            f, a = added.get(("floor", mix)), added.get(("aud", mix))
+            if f is not None and a is not None:
+                lines.append(f"| {alg}, 20,000 distinct | +{f:.1f} µs | +{a:.1f} µs | +{a - f:.1f} µs |")
     return "\n".join(lines)
 
 

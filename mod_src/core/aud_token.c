@@ -1,6 +1,7 @@
 #include "aud_token.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,8 +94,85 @@ bool aud_token_digest(const char *token, size_t len, unsigned char out[AUD_TOKEN
            EVP_Digest(token, len, out, &n, sha256, NULL) == 1 && n == AUD_TOKEN_DIGEST_LEN;
 }
 
+#define MEMO_SLOTS 4
+/* Real headers are well under this; longer ones are decoded each time. */
+#define MEMO_SEGMENT_MAX 512
+
+typedef struct {
+    json_t *header;
+    size_t len;
+    char segment[];
+} memo_entry;
+
+struct aud_header_memo {
+    _Atomic(memo_entry *) slots[MEMO_SLOTS];
+};
+
+aud_header_memo *aud_header_memo_new(void)
+{
+    aud_header_memo *memo = malloc(sizeof *memo);
+
+    for (size_t i = 0; memo != NULL && i < MEMO_SLOTS; i++)
+        atomic_init(&memo->slots[i], NULL);
+    return memo;
+}
+
+void aud_header_memo_free(aud_header_memo *memo)
+{
+    if (memo == NULL)
+        return;
+    for (size_t i = 0; i < MEMO_SLOTS; i++) {
+        memo_entry *e = atomic_load(&memo->slots[i]);
+        if (e != NULL)
+            json_decref(e->header);
+        free(e);
+    }
+    free(memo);
+}
+
+void aud_header_memo_keep(aud_header_memo *memo, const char *segment, size_t len, json_t *header)
+{
+    memo_entry *e;
+
+    if (memo == NULL || header == NULL || len > MEMO_SEGMENT_MAX ||
+        atomic_load_explicit(&memo->slots[MEMO_SLOTS - 1], memory_order_acquire) != NULL)
+        return;
+    e = malloc(sizeof *e + len);
+    if (e == NULL)
+        return;
+    memcpy(e->segment, segment, len);
+    e->len = len;
+    /* jansson counts references atomically, and nobody changes a decoded
+     * header: threads may share it. */
+    e->header = json_incref(header);
+    for (size_t i = 0; i < MEMO_SLOTS; i++) {
+        memo_entry *expected = NULL;
+        memo_entry *there = atomic_load_explicit(&memo->slots[i], memory_order_acquire);
+        if (there != NULL && there->len == len && memcmp(there->segment, segment, len) == 0)
+            break;
+        if (there == NULL &&
+            atomic_compare_exchange_strong_explicit(&memo->slots[i], &expected, e, memory_order_release,
+                                                    memory_order_relaxed))
+            return;
+    }
+    json_decref(e->header);
+    free(e);
+}
+
+static json_t *memo_lookup(aud_header_memo *memo, const char *segment, size_t len)
+{
+    for (size_t i = 0; memo != NULL && i < MEMO_SLOTS; i++) {
+        const memo_entry *e = atomic_load_explicit(&memo->slots[i], memory_order_acquire);
+        if (e == NULL)
+            return NULL;
+        if (e->len == len && memcmp(e->segment, segment, len) == 0)
+            return json_incref(e->header);
+    }
+    return NULL;
+}
+
 aud_result *aud_token_decode_parts(const char *token, size_t len, size_t max_size, const unsigned char *digest,
-                                   aud_token_parts *parts)
+                                   aud_header_memo *memo, aud_token_parts *parts)
 {
     if (parts != NULL)
         memset(parts, 0, sizeof *parts);
@@ -136,7 +214,11 @@ aud_result *aud_token_decode_parts(const char *token, size_t len, size_t max_siz
         return r;
     }
     const char *dot2 = memchr(dot1 + 1, '.', (size_t)(end - dot1 - 1));
-    r->header = decode_segment(r, "header", token, first_len, true);
+    r->header = memo_lookup(memo, token, first_len);
+    if (parts != NULL)
+        parts->header_from_memo = r->header != NULL;
+    if (r->header == NULL)
+        r->header = decode_segment(r, "header", token, first_len, true);
     r->shape.opaque = r->header == NULL;
     r->claims = decode_segment(r, "payload", dot1 + 1, (size_t)(dot2 - dot1 - 1), true);
     unsigned char *sig = NULL;
@@ -161,5 +243,5 @@ aud_result *aud_token_decode_parts(const char *token, size_t len, size_t max_siz
 
 aud_result *aud_token_decode(const char *token, size_t len, size_t max_size)
 {
-    return aud_token_decode_parts(token, len, max_size, NULL, NULL);
+    return aud_token_decode_parts(token, len, max_size, NULL, NULL, NULL);
 }

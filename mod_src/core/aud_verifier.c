@@ -30,6 +30,7 @@ struct aud_verifier {
     size_t max_token_size;
     aud_now_fn *now;
     void *now_baton;
+    aud_header_memo *headers;
 };
 
 void aud_verifier_config_init(aud_verifier_config *config)
@@ -69,6 +70,7 @@ void aud_verifier_destroy(aud_verifier *v)
     free_strings(v->token_types, v->n_token_types);
     free_strings(v->audiences, v->n_audiences);
     free(v->audience_until);
+    aud_header_memo_free(v->headers);
     free(v);
 }
 
@@ -126,7 +128,8 @@ aud_verifier *aud_verifier_create(const aud_verifier_config *config, aud_error *
     v->audience_until = calloc(config->n_audiences + 1, sizeof *v->audience_until);
     v->n_sources = config->n_sources;
     v->sources = calloc(config->n_sources + 1, sizeof *v->sources);
-    bool copied = v->keysets != NULL && v->audience_until != NULL && v->sources != NULL &&
+    v->headers = aud_header_memo_new();
+    bool copied = v->headers != NULL && v->keysets != NULL && v->audience_until != NULL && v->sources != NULL &&
                   copy_strings(config->issuers, config->n_issuers, &v->issuers) &&
                   copy_strings(config->tenants, config->n_tenants, &v->tenants) &&
                   copy_strings(config->token_types, config->n_token_types, &v->token_types) &&
@@ -376,7 +379,8 @@ static void scan_keys(const key_view *kv, const char *kid, aud_alg alg, const ch
 
 /* Only keys from the configuration are candidates; jwk, jku, x5u and x5c in
  * the header are never looked at, so a token cannot bring its own key. */
-static void check_signature(const aud_verifier *v, aud_result *r, aud_alg alg, const char *input, size_t input_len,
+/* True when the signature verified. */
+static bool check_signature(const aud_verifier *v, aud_result *r, aud_alg alg, const char *input, size_t input_len,
                             const unsigned char *sig, size_t sig_len)
 {
     const char *kid = aud_result_header_string(r, "kid");
@@ -385,7 +389,7 @@ static void check_signature(const aud_verifier *v, aud_result *r, aud_alg alg, c
 
     if (!key_view_open(v, &kv)) {
         aud_result_add_reason(r, AUD_REASON_KEYS_UNAVAILABLE, "out of memory while gathering the keys");
-        return;
+        return false;
     }
     scan_keys(&kv, kid, alg, input, input_len, sig, sig_len, r, &scan);
     /* A new kid, or a new key under an old kid, is the sign of a rotation:
@@ -403,7 +407,7 @@ static void check_signature(const aud_verifier *v, aud_result *r, aud_alg alg, c
         key_view_close(v, &kv);
         if (!key_view_open(v, &kv)) {
             aud_result_add_reason(r, AUD_REASON_KEYS_UNAVAILABLE, "out of memory while gathering the keys");
-            return;
+            return false;
         }
         if (kv.generation != before)
             scan_keys(&kv, kid, alg, input, input_len, sig, sig_len, r, &scan);
@@ -431,6 +435,7 @@ static void check_signature(const aud_verifier *v, aud_result *r, aud_alg alg, c
     }
     /* Descriptions point into the sets, so report before giving them back. */
     key_view_close(v, &kv);
+    return scan.verified;
 }
 
 /* Returns false when the claim is absent; a present non-number is reported. */
@@ -668,15 +673,17 @@ aud_result *aud_verifier_check_digested(const aud_verifier *v, const char *token
                                         const unsigned char *digest)
 {
     aud_token_parts parts;
-    aud_result *r = aud_token_decode_parts(token, token_len, v->max_token_size, digest, &parts);
+    aud_result *r = aud_token_decode_parts(token, token_len, v->max_token_size, digest, v->headers, &parts);
     if (r == NULL || r->shape.segments != 3) {
         free(parts.signature);
         return r;
     }
     aud_alg alg;
     check_token_type(v, r);
-    if (r->header != NULL && check_header(v, r, &alg) && parts.signature_decoded)
-        check_signature(v, r, alg, token, parts.signing_input_len, parts.signature, parts.signature_len);
+    if (r->header != NULL && check_header(v, r, &alg) && parts.signature_decoded &&
+        check_signature(v, r, alg, token, parts.signing_input_len, parts.signature, parts.signature_len) &&
+        !parts.header_from_memo)
+        aud_header_memo_keep(v->headers, token, (size_t)((const char *)memchr(token, '.', token_len) - token), r->header);
     free(parts.signature);
 
     if (r->claims != NULL) {

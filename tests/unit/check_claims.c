@@ -736,6 +736,55 @@ START_TEST(concurrent_checks)
 }
 END_TEST
 
+/* A verifier keeps the headers of tokens that verified, to skip decoding
+ * the same header segment again (issue 12): it must serve a header only to
+ * a token whose first segment is the same bytes, never a near one. */
+START_TEST(header_memo_serves_only_the_same_bytes)
+{
+    unsigned char secret[32];
+    for (size_t i = 0; i < sizeof secret; i++)
+        secret[i] = (unsigned char)(i * 29 + 3);
+    ts_env env;
+    ts_env_init_default(&env);
+    ts_env_secret(&env, secret, sizeof secret, "a");
+    ts_env_secret(&env, secret, sizeof secret, "b");
+    ts_env_algorithms(&env, AUD_ALG_SET_HMAC);
+    char *good = ts_good_claims();
+    struct {
+        const char *header;
+        const char *kid;
+        bool forged;
+        uint32_t reasons;
+    } steps[] = {
+        {"{\"alg\":\"HS256\",\"kid\":\"a\"}", "a", false, 0},
+        {"{\"alg\":\"HS256\",\"kid\":\"b\"}", "b", false, 0},                 /* same length, one byte off */
+        {"{\"alg\":\"HS256\",\"kid\":\"a\"}", "a", false, 0},                 /* from the memo */
+        {"{\"alg\":\"HS256\",\"kid\":\"z\"}", "z", false, TS_R(UNKNOWN_KEY)}, /* never memoised: z is no key */
+        {"{\"alg\":\"HS256\",\"kid\":\"a\"}", "a", true, TS_R(BAD_SIGNATURE)},
+        {"{\"alg\":\"HS256\",\"kid\":\"a\",\"typ\":\"JWT\"}", "a", false, 0}, /* a longer header, its own typ */
+        {"{\"alg\":\"HS256\",\"kid\":\"b\"}", "b", false, 0},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        if (steps[i].forged)
+            secret[0] ^= 1;
+        char *token = ts_mint_hmac(secret, sizeof secret, AUD_ALG_HS256, steps[i].header, good);
+        if (steps[i].forged)
+            secret[0] ^= 1;
+        aud_result *r = ts_env_check(&env, token);
+        ck_assert_msg(r->reasons == steps[i].reasons, "step %zu: reasons %x", i, r->reasons);
+        ck_assert_str_eq(aud_result_header_string(r, "kid"), steps[i].kid);
+        if (strstr(steps[i].header, "typ") != NULL)
+            ck_assert_str_eq(aud_result_header_string(r, "typ"), "JWT");
+        else
+            ck_assert_ptr_null(aud_result_header_string(r, "typ"));
+        aud_result_free(r);
+        free(token);
+    }
+    free(good);
+    ts_env_free(&env);
+}
+END_TEST
+
 /* A verifier copies what it needs: changing or freeing the caller's lists
  * after creation changes nothing. */
 START_TEST(verifier_copies_config)
@@ -798,6 +847,7 @@ Suite *suite_claims(void)
     tcase_add_test(verdict, hmac_round_trip);
     tcase_add_test(verdict, reason_codes_stable);
     tcase_add_test(verdict, concurrent_checks);
+    tcase_add_test(verdict, header_memo_serves_only_the_same_bytes);
     tcase_add_test(verdict, verifier_copies_config);
     suite_add_tcase(s, verdict);
     return s;

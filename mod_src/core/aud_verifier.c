@@ -563,8 +563,8 @@ static void check_issuer(const aud_verifier *v, aud_result *r)
         return;
     char list[1024], q[AUD_TEXT_QUOTE_SIZE];
     json_t *iss = json_object_get(r->claims, "iss");
-    list_values(v->issuers, v->n_issuers, list, sizeof list);
     if (iss == NULL) {
+        list_values(v->issuers, v->n_issuers, list, sizeof list);
         aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH, "the token has no iss claim; expected %s", list);
         return;
     }
@@ -581,6 +581,7 @@ static void check_issuer(const aud_verifier *v, aud_result *r)
     bool reported = false;
     if (v->has_template && check_templates(v, r, value, len, &reported))
         return;
+    list_values(v->issuers, v->n_issuers, list, sizeof list);
     if (!reported)
         aud_result_add_reason(r, AUD_REASON_ISSUER_MISMATCH, "issuer '%s' is not %s", aud_text_quote_str(value, q),
                               list);

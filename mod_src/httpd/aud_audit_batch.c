@@ -10,7 +10,6 @@
 
 #include "apr_file_io.h"
 #include "apr_tables.h"
-#include "apr_thread_proc.h"
 
 APLOG_USE_MODULE(auth_aud);
 
@@ -52,7 +51,13 @@ static long interval;
 static bool stopping;
 static unsigned generation; /* one per child_init, so that a thread's old batches are not taken for new ones */
 static volatile apr_uint32_t batching;
-static apr_thread_t *flusher;
+/* A plain thread, not an APR one: an APR thread's pool is a subpool of the
+ * one it is made in, and pchild destroys its subpools before it runs its
+ * cleanups, so the flusher's own pool would be gone before this file's
+ * cleanup had stopped it. Made after the MPM blocked signals for every
+ * thread but its own, it inherits that mask. */
+static pthread_t flusher;
+static bool flusher_running;
 static server_rec *main_server;
 static volatile apr_uint32_t last_write_fail_log;
 
@@ -125,7 +130,7 @@ static void flush_all(void)
         flush_gatherer(g);
 }
 
-static void *APR_THREAD_FUNC flusher_main(apr_thread_t *thread, void *data)
+static void *flusher_main(void *data)
 {
     (void)data;
     pthread_mutex_lock(&registry_lock);
@@ -138,7 +143,6 @@ static void *APR_THREAD_FUNC flusher_main(apr_thread_t *thread, void *data)
         flush_all();
     }
     pthread_mutex_unlock(&registry_lock);
-    apr_thread_exit(thread, APR_SUCCESS);
     return NULL;
 }
 
@@ -148,17 +152,15 @@ static void *APR_THREAD_FUNC flusher_main(apr_thread_t *thread, void *data)
  * its own. */
 static apr_status_t batch_cleanup(void *data)
 {
-    apr_status_t rv;
-
     (void)data;
     apr_atomic_set32(&batching, 0);
     pthread_mutex_lock(&registry_lock);
     stopping = true;
     pthread_cond_signal(&wake_flusher);
     pthread_mutex_unlock(&registry_lock);
-    if (flusher != NULL)
-        apr_thread_join(&rv, flusher);
-    flusher = NULL;
+    if (flusher_running)
+        pthread_join(flusher, NULL);
+    flusher_running = false;
     pthread_mutex_lock(&registry_lock);
     flush_all();
     gatherers = NULL;
@@ -185,12 +187,12 @@ void aud_audit_batch_child_init(apr_pool_t *pchild, server_rec *s, long interval
     bool ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&wake_flusher, &attr) == 0;
     pthread_condattr_destroy(&attr);
     /* Without a flusher every record is written as its request ends. */
-    if (!ok || apr_thread_create(&flusher, NULL, flusher_main, NULL, pchild) != APR_SUCCESS) {
-        flusher = NULL;
+    if (!ok || pthread_create(&flusher, NULL, flusher_main, NULL) != 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      AUDLOGNO(0004) "cannot start the audit log's flusher thread: records are written one by one");
         return;
     }
+    flusher_running = true;
     apr_pool_cleanup_register(pchild, NULL, batch_cleanup, apr_pool_cleanup_null);
     apr_atomic_set32(&batching, 1);
 }

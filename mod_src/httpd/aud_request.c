@@ -298,9 +298,9 @@ static void hint_summary(apr_pool_t *p, const aud_result *res, aud_tc_verdict *v
 
     json_array_foreach(res->hints, i, hint) {
         const char *code = json_string_value(json_object_get(hint, "code"));
-        v->hint_codes = v->hint_codes ? apr_pstrcat(p, v->hint_codes, ",", code, NULL) : apr_pstrdup(p, code);
+        v->hint_codes = v->hint_codes ? apr_pstrcat(p, v->hint_codes, ",", env_value(p, code), NULL) : env_value(p, code);
     }
-    v->hint_text = pool_copy(p, aud_hints_first_text(res));
+    v->hint_text = env_value(p, aud_hints_first_text(res));
     v->detail_hint = pool_copy(p, aud_hints_text_for(res, aud_audit_primary_reason(res)));
 }
 
@@ -322,7 +322,8 @@ static json_t *hold_claims(request_rec *r, json_t *claims)
 /* Everything the request needs from a result, in the request's pool (the
  * record's token fields only if wanted); false on memory exhaustion. Token
  * values are kept as they will be used: cleaned for variables and the user
- * name. */
+ * name once here, so that a verdict from the cache goes into the variables
+ * as it is. */
 static bool verdict_from_result(request_rec *r, const aud_dir_conf *conf, const aud_vnode *node,
                                 const aud_result *res, double now, bool want_fields, aud_verdict *out,
                                 double *valid_until)
@@ -344,11 +345,11 @@ static bool verdict_from_result(request_rec *r, const aud_dir_conf *conf, const 
     if (accepted) {
         out->v.user = env_value(r->pool, aud_result_user(res, conf->user_claim));
         char *scope = aud_result_scope_text(res);
-        out->v.matched = pool_copy(r->pool, res->matched_audience);
-        out->v.iss = pool_copy(r->pool, aud_result_claim_string(res, "iss"));
-        out->v.sub = pool_copy(r->pool, aud_result_claim_string(res, "sub"));
-        out->v.client = pool_copy(r->pool, aud_result_client(res));
-        out->v.scope = pool_copy(r->pool, scope);
+        out->v.matched = env_value(r->pool, res->matched_audience);
+        out->v.iss = env_value(r->pool, aud_result_claim_string(res, "iss"));
+        out->v.sub = env_value(r->pool, aud_result_claim_string(res, "sub"));
+        out->v.client = env_value(r->pool, aud_result_client(res));
+        out->v.scope = env_value(r->pool, scope);
         free(scope);
         out->claims = hold_claims(r, res->claims);
         if (conf->set & AUD_SET_NEEDS_CLAIMS) {
@@ -426,15 +427,22 @@ static void set_env(request_rec *r, const char *name, const char *value)
 
 /* Backends get the decision on every request, and the token's facts only
  * when they are facts: an audit-mode request that would have been refused
- * must not hand a backend an unverified identity. */
+ * must not hand a backend an unverified identity. The verdict's values are
+ * clean already (verdict_from_result) and live as long as the request. */
 static void set_backend_env(request_rec *r, const char *api, aud_decision decision, const char *reasons,
                             const aud_verdict *vd)
 {
     set_env(r, "AUD_API", api);
-    set_env(r, "AUD_DECISION", aud_decision_word(decision));
+    apr_table_setn(r->subprocess_env, "AUD_DECISION", aud_decision_word(decision));
     set_env(r, "AUD_REASON", reasons);
-    set_env(r, "AUD_HINT", vd->v.hint_codes);
-    set_env(r, "AUD_HINT_TEXT", vd->v.hint_text);
+    if (vd->v.hint_codes != NULL) {
+        apr_table_setn(r->subprocess_env, "AUD_HINT", vd->v.hint_codes);
+        if (vd->v.hint_text != NULL)
+            apr_table_setn(r->subprocess_env, "AUD_HINT_TEXT", vd->v.hint_text);
+    } else {
+        apr_table_unset(r->subprocess_env, "AUD_HINT");
+        apr_table_unset(r->subprocess_env, "AUD_HINT_TEXT");
+    }
     static const char *const identity[] = {"AUD_AUD", "AUD_ISS", "AUD_SUB", "AUD_CLIENT", "AUD_SCOPE"};
     const char *values[] = {vd->v.matched, vd->v.iss, vd->v.sub, vd->v.client, vd->v.scope};
 
@@ -442,13 +450,9 @@ static void set_backend_env(request_rec *r, const char *api, aud_decision decisi
         /* A subrequest starts with a copy of its main request's variables:
          * a refusal here must not leave the main request's identity. */
         if (decision == AUD_DECISION_ACCEPT && values[i] != NULL)
-            set_env(r, identity[i], values[i]);
+            apr_table_setn(r->subprocess_env, identity[i], values[i]);
         else
             apr_table_unset(r->subprocess_env, identity[i]);
-    }
-    if (vd->v.hint_codes == NULL) {
-        apr_table_unset(r->subprocess_env, "AUD_HINT");
-        apr_table_unset(r->subprocess_env, "AUD_HINT_TEXT");
     }
 }
 

@@ -172,10 +172,10 @@ void aud_audit_batch_child_init(apr_pool_t *pchild, server_rec *s, long interval
 {
     pthread_condattr_t attr;
 
+    main_server = s; /* for write errors, batched or not */
     if (interval_seconds <= 0 || sinks == NULL || sinks->nelts == 0)
         return;
     pthread_mutex_lock(&registry_lock);
-    main_server = s;
     n_sinks = (size_t)sinks->nelts;
     interval = interval_seconds;
     stopping = false;

@@ -7,7 +7,7 @@ const aud_log_tag aud_log_tags[] = {
     {"AUD0001", "a message of the core while loading keys"},
     {"AUD0002", "an AudSecretFile readable by group or others"},
     {"AUD0003", "the audit log cannot be opened (start-up fails)"},
-    {"AUD0004", "a write to the audit log failed"},
+    {"AUD0004", "a write to the audit log failed, or its flusher thread did not start"},
     {"AUD0010", "a location with AuthType Bearer and no AudAllow"},
     {"AUD0011", "a location with AuthType Bearer and no keys"},
     {"AUD0012", "a verifier cannot be built"},

@@ -20,18 +20,10 @@
 
 #include <openssl/evp.h>
 
-/* configure's PACKAGE_* come on the command line; httpd's headers define
- * their own. */
-#undef PACKAGE_BUGREPORT
-#undef PACKAGE_NAME
-#undef PACKAGE_STRING
-#undef PACKAGE_TARNAME
-#undef PACKAGE_URL
-#undef PACKAGE_VERSION
+/* The glue's header: httpd's headers, included the way this build needs
+ * them (configure's PACKAGE_* against httpd's own). */
+#include "aud_module.h"
 
-#include "httpd.h"
-#include "http_config.h"
-#include "http_log.h"
 #include "http_request.h"
 
 module AP_MODULE_DECLARE_DATA bench_verify_module;

@@ -146,14 +146,14 @@ void aud_header_memo_keep(aud_header_memo *memo, const char *segment, size_t len
      * header: threads may share it. */
     e->header = json_incref(header);
     for (size_t i = 0; i < MEMO_SLOTS; i++) {
-        memo_entry *expected = NULL;
         memo_entry *there = atomic_load_explicit(&memo->slots[i], memory_order_acquire);
-        if (there != NULL && there->len == len && memcmp(there->segment, segment, len) == 0)
-            break;
-        if (there == NULL &&
-            atomic_compare_exchange_strong_explicit(&memo->slots[i], &expected, e, memory_order_release,
-                                                    memory_order_relaxed))
+        if (there == NULL && atomic_compare_exchange_strong_explicit(&memo->slots[i], &there, e, memory_order_release,
+                                                                     memory_order_acquire))
             return;
+        /* The slot's entry, read or just put there by another thread: the
+         * same header need not be kept twice. */
+        if (there->len == len && memcmp(there->segment, segment, len) == 0)
+            break;
     }
     json_decref(e->header);
     free(e);

@@ -424,12 +424,16 @@ MIXES = [("one", "one RS256 token repeated", True), ("ring5k", "5,000 distinct R
 FLOORS = [("ring20k", "RS256"), ("es256-20k", "ES256"), ("eddsa-20k", "EdDSA")]
 
 
+def floor_path(alg):
+    return f"/floor-{alg.lower()}"
+
+
 def floor_config(floor_module):
     if floor_module is None:
         return ""
     out = [f'LoadModule bench_verify_module "{floor_module}"']
     for _, alg in FLOORS:
-        out.append(f"<Location /floor-{alg.lower()}>\n    AuthType BenchVerify\n    BenchVerify {alg}\n"
+        out.append(f"<Location {floor_path(alg)}>\n    AuthType BenchVerify\n    BenchVerify {alg}\n"
                    "    Require valid-user\n</Location>")
     return "\n".join(out) + "\n"
 
@@ -495,9 +499,9 @@ def peers_mode(args, httpd, modules, module, root):
         log("behaviour checks (HTTP status):\n" + "\n".join(report))
         if floor_module is not None:
             for _, alg in FLOORS:
-                got = status(ports[0], f"/floor-{alg.lower()}/x", None)
+                got = status(ports[0], f"{floor_path(alg)}/x", None)
                 if got != 200:
-                    raise SystemExit(f"/floor-{alg.lower()}: {got}, not 200")
+                    raise SystemExit(f"{floor_path(alg)}: {got}, not 200")
         audit = root / "audit.log"
         # Records wait up to AudAuditLogBuffer (1 s) in their thread's batch.
         deadline = time.time() + 5
@@ -532,7 +536,7 @@ def peers_mode(args, httpd, modules, module, root):
                 runs.append((server, (loc, mix), base[loc], extra[mix], ok))
         # The same requests as the new-token mixes (the floor ignores them).
         for mix, alg in FLOORS if floor_module is not None else []:
-            runs.append((server, ("floor", mix), f"http://127.0.0.1:{ports[0]}/floor-{alg.lower()}/x", extra[mix], True))
+            runs.append((server, ("floor", mix), f"http://127.0.0.1:{ports[0]}{floor_path(alg)}/x", extra[mix], True))
         # Long enough that each process has seen nearly every token of the ring
         # (at ~7,000 requests/s, each token ~3.5 times per process).
         warm = {(loc, "ring5k"): 5 for loc in usable}

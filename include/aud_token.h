@@ -23,6 +23,7 @@ typedef struct {
     unsigned char *signature;
     size_t signature_len;
     bool signature_decoded;
+    size_t header_len;     /* the first segment's */
     bool header_from_memo; /* the header came from the memo, not from this token's bytes */
 } aud_token_parts;
 

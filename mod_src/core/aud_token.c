@@ -215,8 +215,10 @@ aud_result *aud_token_decode_parts(const char *token, size_t len, size_t max_siz
     }
     const char *dot2 = memchr(dot1 + 1, '.', (size_t)(end - dot1 - 1));
     r->header = memo_lookup(memo, token, first_len);
-    if (parts != NULL)
+    if (parts != NULL) {
+        parts->header_len = first_len;
         parts->header_from_memo = r->header != NULL;
+    }
     if (r->header == NULL)
         r->header = decode_segment(r, "header", token, first_len, true);
     r->shape.opaque = r->header == NULL;

@@ -684,7 +684,7 @@ aud_result *aud_verifier_check_digested(const aud_verifier *v, const char *token
     if (r->header != NULL && check_header(v, r, &alg) && parts.signature_decoded &&
         check_signature(v, r, alg, token, parts.signing_input_len, parts.signature, parts.signature_len) &&
         !parts.header_from_memo)
-        aud_header_memo_keep(v->headers, token, (size_t)((const char *)memchr(token, '.', token_len) - token), r->header);
+        aud_header_memo_keep(v->headers, token, parts.header_len, r->header);
     free(parts.signature);
 
     if (r->claims != NULL) {

@@ -21,6 +21,19 @@ def records_by_id(server):
     return {json.loads(line)["request_id"]: json.loads(line) for line in server.audit_lines()}
 
 
+def logged(server, request_id, timeout=10):
+    """Waits until httpd has logged the request (its access-log line, written
+    unbuffered by mod_log_config in the same log_transaction phase as the
+    audit record): a process stopped before that never logs the request at
+    all, which no audit log can help."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if server.access_log.exists() and request_id.encode() in server.access_log.read_bytes():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"httpd did not log request {request_id}")
+
+
 def started(workdir, keys, name, buffer):
     server = Httpd(workdir / name, keys, locations=LOCATIONS, audit_buffer=buffer)
     server.start()
@@ -49,6 +62,7 @@ def test_a_record_waits_in_its_batch_until_the_process_ends(workdir, keys, mint)
     try:
         r = server.get("/batch/x", token=mint.rs256(aud="api://batch", sub="carol"))
         assert r.status == 200
+        logged(server, r.request_id)
         time.sleep(1.5)
         # Batched for up to a minute: not written yet ...
         assert r.request_id not in records_by_id(server)
@@ -73,6 +87,7 @@ def test_a_graceful_restart_writes_the_old_generation_s_batches(workdir, keys, m
         assert rec["decision"] == "reject" and rec["reasons"] == ["aud_mismatch"]
         after = server.get("/batch/x", token=mint.rs256(aud="api://batch"))
         assert after.status == 200
+        logged(server, after.request_id)
     finally:
         server.stop()
     assert after.request_id in records_by_id(server)
@@ -91,6 +106,7 @@ def test_a_full_batch_is_written_before_its_time_and_nothing_is_lost(workdir, ke
                 ids.append(r.request_id)
         finally:
             conn.close()
+        logged(server, ids[-1])
         # Far fewer than were sent (most wait in their batches for up to a
         # minute), but some: a batch that filled went out at once.
         early = len(server.audit_lines())

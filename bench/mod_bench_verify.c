@@ -15,8 +15,11 @@
  * The keys are made at start-up and the signatures over a fixed input are
  * made once; a failed verification answers 500, so that the bench sees it.
  * Built by make bench only; never installed. */
+#include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -28,7 +31,7 @@
 
 module AP_MODULE_DECLARE_DATA bench_verify_module;
 
-enum { ALG_NONE, ALG_RS256, ALG_ES256, ALG_EDDSA, N_ALGS };
+enum { ALG_NONE, ALG_RS256, ALG_ES256, ALG_EDDSA, N_ALGS, ALG_BURN = N_ALGS };
 
 typedef struct {
     EVP_PKEY *key;
@@ -45,6 +48,7 @@ static EVP_MD *sha256;
 
 typedef struct {
     int alg;
+    long burn_ns; /* BenchBurn: thread CPU time to spend, the bench's calibration */
 } dir_conf;
 
 static void *create_dir(apr_pool_t *p, char *dir)
@@ -61,6 +65,22 @@ static const char *set_alg(cmd_parms *cmd, void *cfg, const char *arg)
     conf->alg = strcmp(arg, "RS256") == 0 ? ALG_RS256 : strcmp(arg, "ES256") == 0 ? ALG_ES256
               : strcmp(arg, "EdDSA") == 0 ? ALG_EDDSA : ALG_NONE;
     return conf->alg == ALG_NONE ? "BenchVerify: RS256, ES256 or EdDSA" : NULL;
+}
+
+static const char *set_burn(cmd_parms *cmd, void *cfg, const char *arg)
+{
+    dir_conf *conf = cfg;
+    char *end = NULL;
+    long us;
+
+    (void)cmd;
+    errno = 0;
+    us = strtol(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || us < 1 || us > 100000)
+        return "BenchBurn: microseconds of CPU, 1 to 100000";
+    conf->burn_ns = us * 1000;
+    conf->alg = ALG_BURN;
+    return NULL;
 }
 
 static bool make_key(floor_key *k, int alg)
@@ -132,6 +152,24 @@ static bool verify_once(const floor_key *k, int alg)
     return ok;
 }
 
+static long thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* A known amount of work: what the bench reports for it, against what it
+ * is, shows how much the bench itself adds to a longer request. */
+static void burn(long ns)
+{
+    long until = thread_cpu_ns() + ns;
+
+    while (thread_cpu_ns() < until)
+        ;
+}
+
 /* At check_authn's stage, where the modules it stands beside do their
  * work; the request goes on as an anonymous one. */
 static int check_authn(request_rec *r)
@@ -140,7 +178,9 @@ static int check_authn(request_rec *r)
 
     if (conf->alg == ALG_NONE)
         return DECLINED;
-    if (!verify_once(&keys[conf->alg], conf->alg))
+    if (conf->alg == ALG_BURN)
+        burn(conf->burn_ns);
+    else if (!verify_once(&keys[conf->alg], conf->alg))
         return HTTP_INTERNAL_SERVER_ERROR;
     r->user = (char *)"-";
     return OK;
@@ -148,6 +188,7 @@ static int check_authn(request_rec *r)
 
 static const command_rec cmds[] = {
     AP_INIT_TAKE1("BenchVerify", set_alg, NULL, ACCESS_CONF, "RS256, ES256 or EdDSA: one verification per request"),
+    AP_INIT_TAKE1("BenchBurn", set_burn, NULL, ACCESS_CONF, "microseconds of thread CPU to spend per request"),
     {NULL},
 };
 

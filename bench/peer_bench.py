@@ -422,6 +422,10 @@ MIXES = [("one", "one RS256 token repeated", True), ("ring5k", "5,000 distinct R
 
 # The floor (bench/mod_bench_verify.c): one bare verification per request.
 FLOORS = [("ring20k", "RS256"), ("es256-20k", "ES256"), ("eddsa-20k", "EdDSA")]
+# The calibration: locations that spend a known amount of thread CPU and
+# nothing else; what the bench reports for them shows what it adds around a
+# longer request.
+BURNS_US = [8, 16, 32]
 
 
 def floor_path(alg):
@@ -434,6 +438,9 @@ def floor_config(floor_module):
     out = [f'LoadModule bench_verify_module "{floor_module}"']
     for _, alg in FLOORS:
         out.append(f"<Location {floor_path(alg)}>\n    AuthType BenchVerify\n    BenchVerify {alg}\n"
+                   "    Require valid-user\n</Location>")
+    for us in BURNS_US:
+        out.append(f"<Location /burn{us}>\n    AuthType BenchVerify\n    BenchBurn {us}\n"
                    "    Require valid-user\n</Location>")
     return "\n".join(out) + "\n"
 
@@ -537,6 +544,8 @@ def peers_mode(args, httpd, modules, module, root):
         # The same requests as the new-token mixes (the floor ignores them).
         for mix, alg in FLOORS if floor_module is not None else []:
             runs.append((server, ("floor", mix), f"http://127.0.0.1:{ports[0]}{floor_path(alg)}/x", extra[mix], True))
+        for us in BURNS_US if floor_module is not None else []:
+            runs.append((server, ("burn", us), f"http://127.0.0.1:{ports[0]}/burn{us}/x", [], True))
         # Long enough that each process has seen nearly every token of the ring
         # (at ~7,000 requests/s, each token ~3.5 times per process).
         warm = {(loc, "ring5k"): 5 for loc in usable}
@@ -595,6 +604,14 @@ def table_peers(args, usable, added, per_req, loglines):
             f, a = added.get(("floor", mix)), added.get(("aud", mix))
             if f is not None and a is not None:
                 lines.append(f"| {alg}, 20,000 distinct | +{f:.1f} µs | +{a:.1f} µs | +{a - f:.1f} µs |")
+    if any(k[0] == "burn" for k in added):
+        lines += ["", "Calibration: locations that spend a known amount of thread CPU per request and do nothing "
+                  "else (BenchBurn); what the bench reports beyond that is what a longer request costs httpd and "
+                  "the kernel around it:", "", "| CPU spent | reported | reported beyond it |", "|---|---|---|"]
+        for us in BURNS_US:
+            b = added.get(("burn", us))
+            if b is not None:
+                lines.append(f"| {us} µs | +{b:.1f} µs | +{b - us:.1f} µs |")
     return "\n".join(lines)
 
 

@@ -31,27 +31,42 @@ bool aud_b64url_decode(const char *in, size_t in_len, unsigned char **out, size_
     unsigned char *buf = malloc(len + 1);
     if (buf == NULL)
         return false;
-    uint32_t acc = 0;
-    unsigned bits = 0;
+    const unsigned char *src = (const unsigned char *)in;
     size_t pos = 0;
-    for (size_t i = 0; i < in_len; i++) {
-        int v = url_values[(unsigned char)in[i]];
-        if (v < 0) {
+    size_t i = 0;
+    /* Four characters make three bytes: a whole group per step, with one
+     * test for an invalid character among the four (-1 sets the sign bit). */
+    for (; i + 4 <= in_len; i += 4) {
+        int a = url_values[src[i]], b = url_values[src[i + 1]];
+        int c = url_values[src[i + 2]], d = url_values[src[i + 3]];
+        if ((a | b | c | d) < 0) {
             free(buf);
             return false;
         }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[pos++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
+        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+        buf[pos++] = (unsigned char)(v >> 16);
+        buf[pos++] = (unsigned char)(v >> 8);
+        buf[pos++] = (unsigned char)v;
     }
-    /* Non-zero leftover bits would give one byte string two encodings. */
-    if (acc != 0) {
-        free(buf);
-        return false;
+    if (i < in_len) {
+        /* Two or three characters left: one or two bytes, and the bits past
+         * them must be zero, or one byte string would have two encodings. */
+        size_t left = in_len - i;
+        int a = url_values[src[i]], b = url_values[src[i + 1]];
+        int c = left == 3 ? url_values[src[i + 2]] : 0;
+        if ((a | b | c) < 0) {
+            free(buf);
+            return false;
+        }
+        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6;
+        uint32_t spare = left == 2 ? (v & 0xffff) : (v & 0xff);
+        if (spare != 0) {
+            free(buf);
+            return false;
+        }
+        buf[pos++] = (unsigned char)(v >> 16);
+        if (left == 3)
+            buf[pos++] = (unsigned char)(v >> 8);
     }
     buf[pos] = '\0';
     *out = buf;

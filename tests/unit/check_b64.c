@@ -232,11 +232,38 @@ START_TEST(all_byte_values)
 }
 END_TEST
 
+/* The decoder takes four characters per step and tests the group at once:
+ * one stranger at any place in a group or in the tail must still refuse the
+ * whole input. */
+START_TEST(stranger_at_every_position)
+{
+    unsigned char plain[30];
+    for (size_t i = 0; i < sizeof plain; i++)
+        plain[i] = (unsigned char)(i * 37 + 11);
+    for (size_t len = 1; len <= sizeof plain; len++) {
+        char *enc = aud_b64url_encode(plain, len);
+        ck_assert_ptr_nonnull(enc);
+        size_t enc_len = strlen(enc);
+        for (size_t at = 0; at < enc_len; at++) {
+            char saved = enc[at];
+            for (int byte = 0; byte < 256; byte++) {
+                if (byte != 0 && strchr(url_alphabet, byte) != NULL)
+                    continue;
+                enc[at] = (char)byte;
+                assert_refused(enc, enc_len);
+            }
+            enc[at] = saved;
+        }
+        free(enc);
+    }
+}
+END_TEST
+
 Suite *suite_b64(void)
 {
     const TTest *tests[] = {
         rfc4648_vectors, url_alphabet_values, refuses_padding, refuses_standard_alphabet,
         refuses_whitespace_and_strangers, refuses_nonzero_trailing_bits, refuses_impossible_length,
-        honours_length, canonical_exhaustive, round_trip, all_byte_values, NULL};
+        honours_length, canonical_exhaustive, round_trip, all_byte_values, stranger_at_every_position, NULL};
     return ts_suite("b64", "b64", tests);
 }

@@ -545,7 +545,7 @@ def peers_mode(args, httpd, modules, module, root):
         for mix, alg in FLOORS if floor_module is not None else []:
             runs.append((server, ("floor", mix), f"http://127.0.0.1:{ports[0]}{floor_path(alg)}/x", extra[mix], True))
         for us in BURNS_US if floor_module is not None else []:
-            runs.append((server, ("burn", us), f"http://127.0.0.1:{ports[0]}/burn{us}/x", [], True))
+            runs.append((server, ("burn", str(us)), f"http://127.0.0.1:{ports[0]}/burn{us}/x", [], True))
         # Long enough that each process has seen nearly every token of the ring
         # (at ~7,000 requests/s, each token ~3.5 times per process).
         warm = {(loc, "ring5k"): 5 for loc in usable}
@@ -609,7 +609,7 @@ def table_peers(args, usable, added, per_req, loglines):
                   "else (BenchBurn); what the bench reports beyond that is what a longer request costs httpd and "
                   "the kernel around it:", "", "| CPU spent | reported | reported beyond it |", "|---|---|---|"]
         for us in BURNS_US:
-            b = added.get(("burn", us))
+            b = added.get(("burn", str(us)))
             if b is not None:
                 lines.append(f"| {us} µs | +{b:.1f} µs | +{b - us:.1f} µs |")
     return "\n".join(lines)

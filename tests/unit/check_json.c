@@ -272,12 +272,89 @@ START_TEST(refusal_message_is_sanitised)
 }
 END_TEST
 
+/* The fast path (aud_json_parse_fast) reads the plain JSON of tokens and
+ * key sets without jansson's lexer and gives everything else to jansson.
+ * Pins both halves: real token documents take it, and read exactly as
+ * jansson reads them (same values, same member order); anything it does not
+ * decide comes back NULL from it and gets jansson's verdict unchanged. */
+static void assert_reads_as_jansson(const char *text, bool want_fast)
+{
+    size_t len = strlen(text);
+    json_error_t jerr;
+    json_t *authority = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *fast = aud_json_parse_fast(text, len);
+    ck_assert_msg((fast != NULL) == want_fast, "fast path %s: %s", fast ? "took" : "gave up on", text);
+    json_t *parsed = parse_n(text, len);
+    ck_assert_msg((parsed != NULL) == (authority != NULL && json_is_object(authority)),
+                  "verdict differs from jansson's (%s): %s", authority ? "accepts" : jerr.text, text);
+    if (parsed != NULL) {
+        char *a = json_dumps(parsed, JSON_COMPACT), *b = json_dumps(authority, JSON_COMPACT);
+        ck_assert_msg(strcmp(a, b) == 0, "read %s, jansson %s", a, b);
+        if (fast != NULL) {
+            char *c = json_dumps(fast, JSON_COMPACT);
+            ck_assert_str_eq(c, b);
+            free(c);
+        }
+        free(a);
+        free(b);
+    }
+    json_decref(authority);
+    json_decref(fast);
+    json_decref(parsed);
+}
+
+START_TEST(fast_path_takes_token_documents)
+{
+    static const char *const plain[] = {
+        "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"rsa1\"}",
+        "{\"iss\":\"https://login.microsoftonline.com/72f988bf/v2.0\",\"aud\":[\"api://orders\",\"https://x\"],"
+        "\"exp\":1700003600,\"nbf\":-5,\"scp\":\"a b\",\"roles\":[],\"ok\":true,\"no\":false,\"n\":null,"
+        "\"cnf\":{\"jkt\":\"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I\"}}",
+        "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"sXch\",\"e\":\"AQAB\"},{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"11qY\"}]}",
+        " \t\r\n{ \"a\" : [ 1 , { } , [ ] ] , \"\" : \"\" } \n",
+        /* escapes that decode to one, two and three bytes */
+        "{\"s\":\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u0041 \\u00e9 \\u20AC\",\"k\\u00e9\":1}",
+        /* raw UTF-8 of every length */
+        "{\"s\":\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}",
+        "{\"max\":999999999999999999,\"min\":-999999999999999999,\"zero\":0,\"minus_zero\":-0}",
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        assert_reads_as_jansson(plain[i], true);
+    char *deep = nested(AUD_JSON_MAX_DEPTH, '[', ']');
+    assert_reads_as_jansson(deep, true);
+    free(deep);
+}
+END_TEST
+
+START_TEST(fast_path_leaves_the_rest_to_jansson)
+{
+    static const char *const others[] = {
+        /* valid, but outside the plain subset: jansson accepts them */
+        "{\"exp\":1700000000.5}", "{\"e\":1e3}", "{\"e\":1E-3}", "{\"big\":1000000000000000000}",
+        "{\"max\":9223372036854775807}", "{\"s\":\"\\ud83d\\ude00\"}",
+        /* invalid: jansson refuses them, with its own message */
+        "{\"a\":1,\"a\":2}", "{\"a\\u0000\":1}", "{\"s\":\"\\u0000\"}", "{\"s\":\"\\x41\"}",
+        "{\"s\":\"\\u00g1\"}", "{\"s\":\"\\u00\"}", "{\"s\":\"\\ud800\"}", "{\"a\":01}", "{\"a\":-}",
+        "{\"a\":- 1}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":+1}", "{\"a\":\"\x01\"}", "{\"a\":\"\xff\"}",
+        "{\"a\":\"\xed\xa0\x80\"}", "{\"a\":1,}", "{\"a\":[1,]}", "{\"a\"1}", "{\"a\":tru}", "{\"a\":truex}",
+        "{\"a\":nul}", "{\"a\":1}x", "{\"a\":1} {}", "[{\"a\":1}]", "\"s\"", "{", "{\"a\"", "{\"a\":\"x",
+        "{\"a\":\"x\\", "{1:2}", "{\"a\":1 \"b\":2}", "{\"a\":[1 2]}",
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        assert_reads_as_jansson(others[i], false);
+    char *deep = nested(AUD_JSON_MAX_DEPTH + 1, '{', '}');
+    ck_assert_ptr_null(aud_json_parse_fast(deep, strlen(deep)));
+    refuse(deep);
+    free(deep);
+}
+END_TEST
+
 Suite *suite_json(void)
 {
     const TTest *tests[] = {
         accepts_objects, honours_length, refuses_other_top_levels, refuses_duplicate_members, refuses_nul,
         refuses_overflowing_numbers, depth_limit_boundary, depth_limit_far_beyond,
         depth_ignores_brackets_in_strings, refuses_trailing_data, refuses_broken_json, refuses_invalid_utf8,
-        refusal_message_is_sanitised, NULL};
+        refusal_message_is_sanitised, fast_path_takes_token_documents, fast_path_leaves_the_rest_to_jansson, NULL};
     return ts_suite("json", "json", tests);
 }

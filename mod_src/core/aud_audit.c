@@ -50,83 +50,6 @@ static json_t *safe_string(const char *in, size_t in_len, size_t max)
     return value;
 }
 
-static json_t *string_or_null(const char *s, size_t max)
-{
-    json_t *v;
-
-    if (s == NULL)
-        return json_null();
-    v = safe_string(s, strlen(s), max);
-    return v ? v : json_null();
-}
-
-/* A member of a token object as a bounded string, or null when it is absent
- * or not a string. */
-static json_t *member_string(const json_t *object, const char *name)
-{
-    const json_t *v = object ? json_object_get(object, name) : NULL;
-    json_t *s;
-
-    if (!json_is_string(v))
-        return json_null();
-    s = safe_string(json_string_value(v), json_string_length(v), AUD_AUDIT_MAX_VALUE);
-    return s ? s : json_null();
-}
-
-static json_t *audiences(const aud_result *result)
-{
-    const json_t *aud = result && result->claims ? json_object_get(result->claims, "aud") : NULL;
-    json_t *list;
-
-    if (json_is_string(aud)) {
-        list = json_array();
-        json_array_append_new(list, member_string(result->claims, "aud"));
-        return list;
-    }
-    if (!json_is_array(aud))
-        return json_null();
-    /* Elements that are not strings are left out: the reason codes already
-     * say the claim was malformed, and "aud" stays an array of strings for
-     * whoever queries the log. */
-    list = json_array();
-    for (size_t i = 0, kept = 0; i < json_array_size(aud) && kept < AUD_AUDIT_MAX_AUDIENCES; i++) {
-        const json_t *e = json_array_get(aud, i);
-        json_t *s;
-        if (!json_is_string(e))
-            continue;
-        s = safe_string(json_string_value(e), json_string_length(e), AUD_AUDIT_MAX_VALUE);
-        if (s != NULL) {
-            json_array_append_new(list, s);
-            kept++;
-        }
-    }
-    return list;
-}
-
-static json_t *expiry(const aud_result *result)
-{
-    const json_t *exp = result && result->claims ? json_object_get(result->claims, "exp") : NULL;
-
-    if (json_is_integer(exp))
-        return json_integer(json_integer_value(exp));
-    if (json_is_real(exp))
-        return json_real(json_real_value(exp));
-    return json_null();
-}
-
-static json_t *reason_list(const aud_result *result)
-{
-    json_t *list = json_array();
-
-    if (result == NULL || list == NULL)
-        return list;
-    for (int i = AUD_REASON_OK + 1; i < AUD_REASON_COUNT; i++) {
-        if (aud_result_has(result, (aud_reason)i))
-            json_array_append_new(list, json_string(aud_reason_code((aud_reason)i)));
-    }
-    return list;
-}
-
 /* json_object_set_new that tolerates a NULL value (memory exhaustion) by
  * writing null, so that the record keeps every field. */
 static void put(json_t *obj, const char *key, json_t *value)
@@ -232,32 +155,125 @@ static char *members_text(json_t *obj, size_t *len)
     return text;
 }
 
+/* A string member of a token object, or null when it is absent or not a
+ * string. */
+static void record_member(aud_buf *b, const json_t *object, const char *name)
+{
+    const json_t *v = object ? json_object_get(object, name) : NULL;
+    record_string(b, json_is_string(v) ? json_string_value(v) : NULL, AUD_AUDIT_MAX_VALUE);
+}
+
+/* "aud" as an array of its strings (a lone string becomes a one-element
+ * array; elements that are not strings are left out, the reason codes
+ * already say the claim was malformed), or null. */
+static void record_audiences(aud_buf *b, const aud_result *r)
+{
+    const json_t *aud = r && r->claims ? json_object_get(r->claims, "aud") : NULL;
+
+    if (json_is_string(aud)) {
+        aud_buf_put(b, "[", 1);
+        record_string(b, json_string_value(aud), AUD_AUDIT_MAX_VALUE);
+        aud_buf_put(b, "]", 1);
+        return;
+    }
+    if (!json_is_array(aud)) {
+        aud_buf_put(b, "null", 4);
+        return;
+    }
+    aud_buf_put(b, "[", 1);
+    for (size_t i = 0, kept = 0; i < json_array_size(aud) && kept < AUD_AUDIT_MAX_AUDIENCES; i++) {
+        const json_t *e = json_array_get(aud, i);
+        if (!json_is_string(e))
+            continue;
+        if (kept++ > 0)
+            aud_buf_put(b, ",", 1);
+        record_string(b, json_string_value(e), AUD_AUDIT_MAX_VALUE);
+    }
+    aud_buf_put(b, "]", 1);
+}
+
+/* A value only jansson should spell (hints' nested objects, a fractional
+ * exp), in the record's flags. */
+static void record_jansson(aud_buf *b, const json_t *value)
+{
+    char *text = value ? json_dumps(value, AUD_AUDIT_DUMP_FLAGS) : NULL;
+
+    if (text == NULL) {
+        aud_buf_put(b, "null", 4);
+        return;
+    }
+    aud_buf_str(b, text);
+    free(text);
+}
+
+static void record_expiry(aud_buf *b, const aud_result *r)
+{
+    const json_t *exp = r && r->claims ? json_object_get(r->claims, "exp") : NULL;
+    char digits[24];
+
+    if (json_is_integer(exp)) {
+        int n = snprintf(digits, sizeof digits, "%" JSON_INTEGER_FORMAT, json_integer_value(exp));
+        aud_buf_put(b, digits, (size_t)n);
+    } else if (json_is_real(exp)) {
+        record_jansson(b, exp);
+    } else {
+        aud_buf_put(b, "null", 4);
+    }
+}
+
+/* Written directly, as the head is, rather than built as a jansson object
+ * and dumped: a new token's verdict carries these fields whenever the audit
+ * log is on, and jansson's building and dump cost about 4 µs of it. Member
+ * order and spelling are what that object gave (tests/unit/check_audit.c
+ * parses the record; the strings are record_string's, checked against
+ * jansson's own escaping). */
 char *aud_audit_token_fields(const aud_result *result, size_t *len)
 {
     const aud_result *r = result;
-    json_t *obj = json_object();
-    char *text;
+    aud_buf b = {0};
 
-    if (obj == NULL)
-        return NULL;
-    put(obj, "reasons", reason_list(r));
+    aud_buf_str(&b, "\"reasons\":[");
+    for (int i = AUD_REASON_OK + 1, n = 0; r != NULL && i < AUD_REASON_COUNT; i++) {
+        if (!aud_result_has(r, (aud_reason)i))
+            continue;
+        if (n++ > 0)
+            aud_buf_put(&b, ",", 1);
+        record_string(&b, aud_reason_code((aud_reason)i), AUD_AUDIT_MAX_VALUE);
+    }
     /* Hints are the core's (aud_hints_add) when the embedder asked for
      * them; the record always has the array. */
-    /* A reference, not a copy: obj only lives until it is written out. */
-    put(obj, "hints", r && json_is_array(r->hints) ? json_incref(r->hints) : json_array());
-    put(obj, "aud", audiences(r));
-    put(obj, "matched", string_or_null(r ? r->matched_audience : NULL, AUD_AUDIT_MAX_VALUE));
-    put(obj, "iss", member_string(r ? r->claims : NULL, "iss"));
-    put(obj, "sub", member_string(r ? r->claims : NULL, "sub"));
-    put(obj, "client", string_or_null(r ? aud_result_client(r) : NULL, AUD_AUDIT_MAX_VALUE));
-    put(obj, "typ", member_string(r ? r->header : NULL, "typ"));
-    put(obj, "alg", member_string(r ? r->header : NULL, "alg"));
-    put(obj, "kid", member_string(r ? r->header : NULL, "kid"));
-    put(obj, "exp", expiry(r));
-    put(obj, "token_id", r && r->token_id[0] ? json_string(r->token_id) : json_null());
-    text = members_text(obj, len);
-    json_decref(obj);
-    return text;
+    aud_buf_str(&b, "],\"hints\":");
+    if (r != NULL && json_is_array(r->hints) && json_array_size(r->hints) > 0)
+        record_jansson(&b, r->hints);
+    else
+        aud_buf_put(&b, "[]", 2);
+    aud_buf_str(&b, ",\"aud\":");
+    record_audiences(&b, r);
+    aud_buf_str(&b, ",\"matched\":");
+    record_string(&b, r ? r->matched_audience : NULL, AUD_AUDIT_MAX_VALUE);
+    aud_buf_str(&b, ",\"iss\":");
+    record_member(&b, r ? r->claims : NULL, "iss");
+    aud_buf_str(&b, ",\"sub\":");
+    record_member(&b, r ? r->claims : NULL, "sub");
+    aud_buf_str(&b, ",\"client\":");
+    record_string(&b, r ? aud_result_client(r) : NULL, AUD_AUDIT_MAX_VALUE);
+    aud_buf_str(&b, ",\"typ\":");
+    record_member(&b, r ? r->header : NULL, "typ");
+    aud_buf_str(&b, ",\"alg\":");
+    record_member(&b, r ? r->header : NULL, "alg");
+    aud_buf_str(&b, ",\"kid\":");
+    record_member(&b, r ? r->header : NULL, "kid");
+    aud_buf_str(&b, ",\"exp\":");
+    record_expiry(&b, r);
+    aud_buf_str(&b, ",\"token_id\":");
+    record_string(&b, r && r->token_id[0] ? r->token_id : NULL, AUD_AUDIT_MAX_VALUE);
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    if (len != NULL)
+        *len = b.len;
+    return b.p;
 }
 
 char *aud_audit_record_with_fields(const aud_audit_request *req, const char *token_fields, size_t *len)
@@ -442,14 +458,14 @@ size_t aud_audit_reasons_text(const aud_result *result, char *buf, size_t len)
 
 char *aud_audit_audiences_json(const aud_result *result)
 {
-    json_t *list = audiences(result);
-    char *text;
+    aud_buf b = {0};
 
-    if (list == NULL)
+    record_audiences(&b, result);
+    if (b.failed) {
+        free(b.p);
         return NULL;
-    text = json_dumps(list, AUD_AUDIT_DUMP_FLAGS);
-    json_decref(list);
-    return text;
+    }
+    return b.p;
 }
 
 aud_reason aud_audit_primary_reason(const aud_result *result)

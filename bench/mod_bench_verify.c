@@ -12,6 +12,10 @@
  *         Require valid-user
  *     </Location>
  *
+ * `BenchBurn 16` instead spends 16 µs of the thread's CPU and nothing else:
+ * the bench's calibration, a known amount of work to set beside what the
+ * bench reports for it.
+ *
  * The keys are made at start-up and the signatures over a fixed input are
  * made once; a failed verification answers 500, so that the bench sees it.
  * Built by make bench only; never installed. */

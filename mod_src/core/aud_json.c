@@ -194,31 +194,54 @@ static bool fast_word(fast_reader *r, const char *word, size_t len)
     return true;
 }
 
+/* Where a container stands after its opening bracket or after one of its
+ * elements. */
+typedef enum { FAST_GIVE_UP, FAST_NEXT, FAST_CLOSED } fast_step;
+
+static fast_step fast_after_element(fast_reader *r, char close)
+{
+    fast_skip_space(r);
+    if (r->at >= r->end)
+        return FAST_GIVE_UP;
+    if (*r->at == close) {
+        r->at++;
+        return FAST_CLOSED;
+    }
+    if (*r->at != ',')
+        return FAST_GIVE_UP;
+    r->at++;
+    return FAST_NEXT;
+}
+
+/* Consumes the opening bracket, and the closing one too when nothing is
+ * between them. */
+static bool fast_open_empty(fast_reader *r, char close)
+{
+    r->at++;
+    fast_skip_space(r);
+    if (r->at < r->end && *r->at == close) {
+        r->at++;
+        return true;
+    }
+    return false;
+}
+
 static json_t *fast_array(fast_reader *r)
 {
     json_t *array = json_array();
     if (array == NULL)
         return NULL;
-    r->at++;
-    fast_skip_space(r);
-    if (r->at < r->end && *r->at == ']') {
-        r->at++;
+    if (fast_open_empty(r, ']'))
         return array;
-    }
     for (;;) {
         json_t *item = fast_value(r);
         if (item == NULL || json_array_append_new(array, item) != 0)
             break;
-        fast_skip_space(r);
-        if (r->at >= r->end)
-            break;
-        if (*r->at == ']') {
-            r->at++;
+        fast_step step = fast_after_element(r, ']');
+        if (step == FAST_CLOSED)
             return array;
-        }
-        if (*r->at != ',')
+        if (step == FAST_GIVE_UP)
             break;
-        r->at++;
     }
     json_decref(array);
     return NULL;
@@ -229,16 +252,13 @@ static json_t *fast_object(fast_reader *r)
     json_t *object = json_object();
     if (object == NULL)
         return NULL;
-    r->at++;
-    fast_skip_space(r);
-    if (r->at < r->end && *r->at == '}') {
-        r->at++;
+    if (fast_open_empty(r, '}'))
         return object;
-    }
     for (;;) {
         const char *key;
         size_t key_len;
         char *owned;
+        fast_skip_space(r);
         if (r->at >= r->end || *r->at != '"' || !fast_string(r, &key, &key_len, &owned))
             break;
         bool ok = json_object_getn(object, key, key_len) == NULL; /* duplicates: jansson refuses them */
@@ -255,17 +275,11 @@ static json_t *fast_object(fast_reader *r)
         free(owned);
         if (!ok)
             break;
-        fast_skip_space(r);
-        if (r->at >= r->end)
-            break;
-        if (*r->at == '}') {
-            r->at++;
+        fast_step step = fast_after_element(r, '}');
+        if (step == FAST_CLOSED)
             return object;
-        }
-        if (*r->at != ',')
+        if (step == FAST_GIVE_UP)
             break;
-        r->at++;
-        fast_skip_space(r);
     }
     json_decref(object);
     return NULL;

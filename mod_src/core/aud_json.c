@@ -194,94 +194,65 @@ static bool fast_word(fast_reader *r, const char *word, size_t len)
     return true;
 }
 
-/* Where a container stands after its opening bracket or after one of its
- * elements. */
-typedef enum { FAST_GIVE_UP, FAST_NEXT, FAST_CLOSED } fast_step;
+/* Reads one element of a container (at r->at, spaces skipped) into it. */
+typedef bool (*fast_element_reader)(fast_reader *r, json_t *container);
 
-static fast_step fast_after_element(fast_reader *r, char close)
+static bool fast_array_item(fast_reader *r, json_t *array)
 {
-    fast_skip_space(r);
-    if (r->at >= r->end)
-        return FAST_GIVE_UP;
-    if (*r->at == close) {
-        r->at++;
-        return FAST_CLOSED;
-    }
-    if (*r->at != ',')
-        return FAST_GIVE_UP;
-    r->at++;
-    return FAST_NEXT;
+    json_t *item = fast_value(r);
+    return item != NULL && json_array_append_new(array, item) == 0;
 }
 
-/* Consumes the opening bracket, and the closing one too when nothing is
- * between them. */
-static bool fast_open_empty(fast_reader *r, char close)
+static bool fast_object_member(fast_reader *r, json_t *object)
 {
+    const char *key;
+    size_t key_len;
+    char *owned;
+    if (r->at >= r->end || *r->at != '"' || !fast_string(r, &key, &key_len, &owned))
+        return false;
+    bool ok = json_object_getn(object, key, key_len) == NULL; /* duplicates: jansson refuses them */
+    if (ok) {
+        fast_skip_space(r);
+        ok = r->at < r->end && *r->at == ':';
+    }
+    if (ok) {
+        r->at++;
+        json_t *member = fast_value(r);
+        ok = member != NULL && json_object_setn_new_nocheck(object, key, key_len, member) == 0;
+    }
+    free(owned);
+    return ok;
+}
+
+/* An array or object from its opening bracket at r->at to the closing one:
+ * elements read by read_one, separated by commas. container is new and is
+ * released when the reader gives up. */
+static json_t *fast_container(fast_reader *r, json_t *container, char close, fast_element_reader read_one)
+{
+    if (container == NULL)
+        return NULL;
     r->at++;
     fast_skip_space(r);
     if (r->at < r->end && *r->at == close) {
         r->at++;
-        return true;
+        return container;
     }
-    return false;
-}
-
-static json_t *fast_array(fast_reader *r)
-{
-    json_t *array = json_array();
-    if (array == NULL)
-        return NULL;
-    if (fast_open_empty(r, ']'))
-        return array;
     for (;;) {
-        json_t *item = fast_value(r);
-        if (item == NULL || json_array_append_new(array, item) != 0)
-            break;
-        fast_step step = fast_after_element(r, ']');
-        if (step == FAST_CLOSED)
-            return array;
-        if (step == FAST_GIVE_UP)
-            break;
-    }
-    json_decref(array);
-    return NULL;
-}
-
-static json_t *fast_object(fast_reader *r)
-{
-    json_t *object = json_object();
-    if (object == NULL)
-        return NULL;
-    if (fast_open_empty(r, '}'))
-        return object;
-    for (;;) {
-        const char *key;
-        size_t key_len;
-        char *owned;
         fast_skip_space(r);
-        if (r->at >= r->end || *r->at != '"' || !fast_string(r, &key, &key_len, &owned))
+        if (!read_one(r, container))
             break;
-        bool ok = json_object_getn(object, key, key_len) == NULL; /* duplicates: jansson refuses them */
-        if (ok) {
-            fast_skip_space(r);
-            ok = r->at < r->end && *r->at == ':';
-        }
-        json_t *member = NULL;
-        if (ok) {
+        fast_skip_space(r);
+        if (r->at >= r->end)
+            break;
+        if (*r->at == close) {
             r->at++;
-            member = fast_value(r);
-            ok = member != NULL && json_object_setn_new_nocheck(object, key, key_len, member) == 0;
+            return container;
         }
-        free(owned);
-        if (!ok)
+        if (*r->at != ',')
             break;
-        fast_step step = fast_after_element(r, '}');
-        if (step == FAST_CLOSED)
-            return object;
-        if (step == FAST_GIVE_UP)
-            break;
+        r->at++;
     }
-    json_decref(object);
+    json_decref(container);
     return NULL;
 }
 
@@ -299,7 +270,8 @@ static json_t *fast_value(fast_reader *r)
          * lets it give its own error. */
         if (++r->depth > AUD_JSON_MAX_DEPTH)
             return NULL;
-        json_t *value = *r->at == '{' ? fast_object(r) : fast_array(r);
+        json_t *value = *r->at == '{' ? fast_container(r, json_object(), '}', fast_object_member)
+                                      : fast_container(r, json_array(), ']', fast_array_item);
         r->depth--;
         return value;
     }

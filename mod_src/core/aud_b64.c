@@ -39,10 +39,8 @@ bool aud_b64url_decode(const char *in, size_t in_len, unsigned char **out, size_
     for (; i + 4 <= in_len; i += 4) {
         int a = url_values[src[i]], b = url_values[src[i + 1]];
         int c = url_values[src[i + 2]], d = url_values[src[i + 3]];
-        if ((a | b | c | d) < 0) {
-            free(buf);
-            return false;
-        }
+        if ((a | b | c | d) < 0)
+            goto refuse;
         uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
         buf[pos++] = (unsigned char)(v >> 16);
         buf[pos++] = (unsigned char)(v >> 8);
@@ -54,16 +52,12 @@ bool aud_b64url_decode(const char *in, size_t in_len, unsigned char **out, size_
         size_t left = in_len - i;
         int a = url_values[src[i]], b = url_values[src[i + 1]];
         int c = left == 3 ? url_values[src[i + 2]] : 0;
-        if ((a | b | c) < 0) {
-            free(buf);
-            return false;
-        }
+        if ((a | b | c) < 0)
+            goto refuse;
         uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6;
         uint32_t spare = left == 2 ? (v & 0xffff) : (v & 0xff);
-        if (spare != 0) {
-            free(buf);
-            return false;
-        }
+        if (spare != 0)
+            goto refuse;
         buf[pos++] = (unsigned char)(v >> 16);
         if (left == 3)
             buf[pos++] = (unsigned char)(v >> 8);
@@ -72,6 +66,9 @@ bool aud_b64url_decode(const char *in, size_t in_len, unsigned char **out, size_
     *out = buf;
     *out_len = pos;
     return true;
+refuse:
+    free(buf);
+    return false;
 }
 
 char *aud_b64url_encode(const unsigned char *in, size_t in_len)

@@ -25,6 +25,7 @@
 #include <openssl/x509.h>
 
 #include "aud_b64.h"
+#include "aud_digest.h"
 #include "aud_json.h"
 #include "aud_text.h"
 
@@ -1371,7 +1372,7 @@ static bool hash_verify(const aud_key *key, aud_alg alg, const unsigned char *si
     unsigned char hash[EVP_MAX_MD_SIZE];
     unsigned int hash_len = 0;
     EVP_PKEY_CTX *ready = md != NULL ? ready_context(key, alg, md) : NULL;
-    if (ready == NULL || EVP_Digest(in, in_len, hash, &hash_len, md, NULL) != 1)
+    if (ready == NULL || !aud_digest_compute(md, in, in_len, hash, &hash_len))
         return false;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_dup(ready);
     bool ok = ctx != NULL && EVP_PKEY_verify(ctx, sig, sig_len, hash, hash_len) == 1;

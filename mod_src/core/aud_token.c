@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "aud_b64.h"
+#include "aud_digest.h"
 #include "aud_json.h"
 
 static json_t *decode_segment(aud_result *r, const char *what, const char *seg, size_t len, bool report)
@@ -90,8 +91,9 @@ bool aud_token_digest(const char *token, size_t len, unsigned char out[AUD_TOKEN
 {
     unsigned int n = 0;
 
+    /* SHA-256 writes exactly AUD_TOKEN_DIGEST_LEN bytes. */
     return pthread_once(&sha256_once, fetch_sha256) == 0 && sha256 != NULL && token != NULL &&
-           EVP_Digest(token, len, out, &n, sha256, NULL) == 1 && n == AUD_TOKEN_DIGEST_LEN;
+           aud_digest_compute(sha256, token, len, out, &n) && n == AUD_TOKEN_DIGEST_LEN;
 }
 
 #define MEMO_SLOTS 4

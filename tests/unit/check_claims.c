@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aud_token.h"
 #include "suites.h"
 #include "test_support.h"
 
@@ -703,6 +704,55 @@ static void *race_worker(void *arg)
     return NULL;
 }
 
+/* FIPS 180-2, appendix B.1 and B.2: SHA-256 of "abc" and of the 56-byte
+ * two-block message. */
+static const struct {
+    const char *message;
+    const char *sha256_hex;
+} sha256_vectors[] = {
+    {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+    {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+};
+
+static void *digest_worker(void *arg)
+{
+    int *failures = arg;
+    for (int i = 0; i < 2000; i++) {
+        size_t v = (size_t)i % (sizeof sha256_vectors / sizeof sha256_vectors[0]);
+        unsigned char got[AUD_TOKEN_DIGEST_LEN];
+        char hex[2 * AUD_TOKEN_DIGEST_LEN + 1];
+        if (!aud_token_digest(sha256_vectors[v].message, strlen(sha256_vectors[v].message), got)) {
+            (*failures)++;
+            continue;
+        }
+        for (size_t j = 0; j < AUD_TOKEN_DIGEST_LEN; j++)
+            snprintf(hex + 2 * j, 3, "%02x", got[j]);
+        if (strcmp(hex, sha256_vectors[v].sha256_hex) != 0)
+            (*failures)++;
+    }
+    return NULL;
+}
+
+/* Each thread hashes through a context of its own (aud_digest_compute):
+ * threads interleaving two messages, each digest right every time. */
+START_TEST(token_digests_across_threads)
+{
+    enum { THREADS = 4 };
+    pthread_t threads[THREADS];
+    int failures[THREADS] = {0};
+    for (int i = 0; i < THREADS; i++)
+        ck_assert_int_eq(pthread_create(&threads[i], NULL, digest_worker, &failures[i]), 0);
+    for (int i = 0; i < THREADS; i++) {
+        ck_assert_int_eq(pthread_join(threads[i], NULL), 0);
+        ck_assert_int_eq(failures[i], 0);
+    }
+    /* And the calling thread, after the others have ended. */
+    digest_worker(&failures[0]);
+    ck_assert_int_eq(failures[0], 0);
+}
+END_TEST
+
 /* One verifier, several threads, no locks: every thread gets the verdict
  * it would get alone. */
 START_TEST(concurrent_checks)
@@ -847,6 +897,7 @@ Suite *suite_claims(void)
     tcase_add_test(verdict, hmac_round_trip);
     tcase_add_test(verdict, reason_codes_stable);
     tcase_add_test(verdict, concurrent_checks);
+    tcase_add_test(verdict, token_digests_across_threads);
     tcase_add_test(verdict, header_memo_serves_only_the_same_bytes);
     tcase_add_test(verdict, verifier_copies_config);
     suite_add_tcase(s, verdict);

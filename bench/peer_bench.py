@@ -597,7 +597,7 @@ def table_peers(args, usable, added, per_req, loglines):
     for mix, label, _ in MIXES:
         row = [label]
         for c in cols:
-            row.append(f"+{added[(c, mix)]:.1f} µs" if (c, mix) in added else "n/a")
+            row.append(f"{added[(c, mix)]:+.1f} µs" if (c, mix) in added else "n/a")
         for p in peers:
             a, b = added.get(("aud", mix)), added.get((p, mix))
             if a is None or b is None:
@@ -632,7 +632,7 @@ def table_peers(args, usable, added, per_req, loglines):
         for mix, alg in FLOORS:
             f, a = added.get(("floor", mix)), added.get(("aud", mix))
             if f is not None and a is not None:
-                lines.append(f"| {alg}, 20,000 distinct | +{f:.1f} µs | +{a:.1f} µs | +{a - f:.1f} µs |")
+                lines.append(f"| {alg}, 20,000 distinct | {f:+.1f} µs | {a:+.1f} µs | {a - f:+.1f} µs |")
     if any(k[0] == "burn" for k in added):
         lines += ["", "Calibration: locations that spend a known amount of thread CPU per request and do nothing "
                   "else (BenchBurn); what the bench reports beyond that is what a longer request costs httpd and "
@@ -640,7 +640,7 @@ def table_peers(args, usable, added, per_req, loglines):
         for us in BURNS_US:
             b = added.get(("burn", str(us)))
             if b is not None:
-                lines.append(f"| {us} µs | +{b:.1f} µs | +{b - us:.1f} µs |")
+                lines.append(f"| {us} µs | {b:+.1f} µs | {b - us:+.1f} µs |")
     return "\n".join(lines)
 
 
@@ -700,8 +700,8 @@ def scale_mode(args, httpd, modules, module, root):
             s.stop()
     lines = ["| setup | no auth, CPU per request | one token repeated | 20,000 distinct tokens |", "|---|---|---|---|"]
     for name in setups:
-        lines.append(f"| {name} | {per_req[base_of[name]]:.1f} µs | +{added[(name, 'one')]:.1f} µs "
-                     f"| +{added[(name, 'ring20k')]:.1f} µs |")
+        lines.append(f"| {name} | {per_req[base_of[name]]:.1f} µs | {added[(name, 'one')]:+.1f} µs "
+                     f"| {added[(name, 'ring20k')]:+.1f} µs |")
     lines.append(f"\nmod_auth_aud only, RS256; added CPU per request over the same httpd's no-auth location sent "
                  f"the same requests; the second column is that location without a token "
                  f"(median of {args.rounds} interleaved rounds of {args.duration} s, wrk -t{args.threads} "

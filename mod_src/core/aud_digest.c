@@ -16,6 +16,15 @@ static void make_key(void)
     key_made = pthread_key_create(&context_key, free_context) == 0;
 }
 
+/* httpd unloads its modules and loads them again on a restart: the key
+ * goes with this copy of the code, so that no thread ending later calls a
+ * destructor that is no longer mapped (its context is left behind). */
+__attribute__((destructor)) static void delete_key(void)
+{
+    if (key_made)
+        pthread_key_delete(context_key);
+}
+
 /* A thread's own context, made at its first digest and freed when it ends;
  * NULL when one cannot be had (then EVP_Digest makes its own). */
 static EVP_MD_CTX *thread_context(void)

@@ -438,6 +438,13 @@ START_TEST(bad_signature_still_reports_claims)
 }
 END_TEST
 
+/* BYTES as N pairs of lower-case hex digits; OUT has room for 2N + 1. */
+static void hex_of(const unsigned char *bytes, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+}
+
 /* The accept path: no reasons, no details, the matched audience, the key
  * that verified, and a correlation id that is the SHA-256 prefix. */
 START_TEST(accept_path)
@@ -464,8 +471,7 @@ START_TEST(accept_path)
     unsigned int digest_len = 0;
     ck_assert_int_eq(EVP_Digest(token, strlen(token), digest, &digest_len, EVP_sha256(), NULL), 1);
     char want[AUD_TOKEN_ID_HEX + 1];
-    for (size_t i = 0; i < AUD_TOKEN_ID_HEX / 2; i++)
-        snprintf(want + 2 * i, 3, "%02x", digest[i]);
+    hex_of(digest, AUD_TOKEN_ID_HEX / 2, want);
     ck_assert_msg(strcasecmp(r->token_id, want) == 0, "token_id %s, SHA-256 prefix %s", r->token_id, want);
     char again[AUD_TOKEN_ID_HEX + 1];
     aud_token_id(token, strlen(token), again);
@@ -726,8 +732,7 @@ static void *digest_worker(void *arg)
             (*failures)++;
             continue;
         }
-        for (size_t j = 0; j < AUD_TOKEN_DIGEST_LEN; j++)
-            snprintf(hex + 2 * j, 3, "%02x", got[j]);
+        hex_of(got, AUD_TOKEN_DIGEST_LEN, hex);
         if (strcmp(hex, sha256_vectors[v].sha256_hex) != 0)
             (*failures)++;
     }

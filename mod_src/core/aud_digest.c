@@ -43,10 +43,9 @@ static EVP_MD_CTX *thread_context(void)
 
 bool aud_digest_compute(const EVP_MD *md, const void *in, size_t in_len, unsigned char *out, unsigned *out_len)
 {
-    EVP_MD_CTX *ctx = thread_context();
-
     if (md == NULL || in == NULL)
         return false;
+    EVP_MD_CTX *ctx = thread_context();
     if (ctx == NULL)
         return EVP_Digest(in, in_len, out, out_len, md, NULL) == 1;
     return EVP_DigestInit_ex2(ctx, md, NULL) == 1 && EVP_DigestUpdate(ctx, in, in_len) == 1 &&
